@@ -1,0 +1,147 @@
+#include "args.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <new>
+
+namespace sr::cli {
+
+ArgParser::ArgParser(std::string program, std::string usage, std::string summary)
+    : program_(std::move(program)), usage_(std::move(usage)), summary_(std::move(summary)) {
+  options_.push_back({"help", 'h', "", "show this help and exit", "", {}, nullptr});
+}
+
+void ArgParser::positional(const std::string& name, const std::string& help, std::string* target) {
+  positionals_.push_back({name, help, target});
+}
+
+void ArgParser::option(const std::string& long_name, char short_name, const std::string& metavar,
+                       const std::string& help, std::string* target) {
+  options_.push_back({long_name, short_name, metavar, help, *target,
+                      [target](const std::string& v) { *target = v; }, nullptr});
+}
+
+void ArgParser::option(const std::string& long_name, char short_name, const std::string& metavar,
+                       const std::string& help, int* target) {
+  std::string flag = "--" + long_name;
+  options_.push_back({long_name, short_name, metavar, help, std::to_string(*target),
+                      [target, flag](const std::string& v) {
+                        *target = parse_int(flag, v, -(1L << 30), 1L << 30);
+                      },
+                      nullptr});
+}
+
+void ArgParser::flag(const std::string& long_name, char short_name, const std::string& help,
+                     bool* target) {
+  options_.push_back({long_name, short_name, "", help, "", {}, target});
+}
+
+const ArgParser::Option* ArgParser::find(const std::string& arg) const {
+  for (const Option& o : options_) {
+    if (arg == "--" + o.long_name) return &o;
+    if (o.short_name && arg.size() == 2 && arg[0] == '-' && arg[1] == o.short_name) return &o;
+  }
+  return nullptr;
+}
+
+bool ArgParser::parse(int argc, char** argv) {
+  size_t next_positional = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    bool has_value = false;
+    if (arg.rfind("--", 0) == 0 && arg.find('=') != std::string::npos) {
+      value = arg.substr(arg.find('=') + 1);
+      arg = arg.substr(0, arg.find('='));
+      has_value = true;
+    }
+    if (arg.size() > 1 && arg[0] == '-' && !(arg.size() > 1 && std::isdigit(arg[1]))) {
+      const Option* o = find(arg);
+      if (!o) throw UsageError("unknown option " + arg + " (see --help)");
+      if (o->long_name == "help") {
+        std::cout << help();
+        return false;
+      }
+      if (o->flag) {
+        if (has_value) throw UsageError(arg + " takes no value");
+        *o->flag = true;
+        continue;
+      }
+      if (!has_value) {
+        if (i + 1 >= argc) throw UsageError(arg + " needs a value (" + o->metavar + ")");
+        value = argv[++i];
+      }
+      o->set(value);
+      continue;
+    }
+    if (next_positional >= positionals_.size())
+      throw UsageError("unexpected argument '" + arg + "' (see --help)");
+    *positionals_[next_positional++].target = arg;
+  }
+  if (next_positional < positionals_.size())
+    throw UsageError("missing " + positionals_[next_positional].name + " (usage: " + usage_ + ")");
+  return true;
+}
+
+std::string ArgParser::help() const {
+  std::string s = "usage: " + usage_ + "\n\n" + summary_ + "\n";
+  if (!positionals_.empty()) {
+    s += "\narguments:\n";
+    for (const Positional& p : positionals_) {
+      std::string left = "  " + p.name;
+      left.resize(std::max<size_t>(left.size() + 2, 28), ' ');
+      s += left + p.help + "\n";
+    }
+  }
+  s += "\noptions:                    default\n";
+  for (const Option& o : options_) {
+    std::string left = "  ";
+    left += o.short_name ? std::string("-") + o.short_name + ", " : "    ";
+    left += "--" + o.long_name + (o.metavar.empty() ? "" : " " + o.metavar);
+    left.resize(std::max<size_t>(left.size() + 2, 28), ' ');
+    std::string def = o.set ? (o.default_text.empty() ? "-" : o.default_text) : "";
+    def.resize(std::max<size_t>(def.size() + 2, 10), ' ');
+    s += left + def + o.help + "\n";
+  }
+  if (!epilog_.empty()) s += "\n" + epilog_ + "\n";
+  return s;
+}
+
+int parse_int(const std::string& flag, const std::string& text, long lo, long hi) {
+  size_t used = 0;
+  long v = 0;
+  try {
+    v = std::stol(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size())
+    throw UsageError(flag + " expects an integer, got '" + text + "'");
+  if (v < lo || v > hi)
+    throw UsageError(flag + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                     "], got " + text);
+  return static_cast<int>(v);
+}
+
+int run_main(const char* program, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return 2;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "%s: error: out of memory\n", program);
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    return 1;
+  }
+}
+
+}  // namespace sr::cli

@@ -1,0 +1,50 @@
+#include "sr/graph.h"
+
+#include "sr/error.h"
+
+namespace sr {
+
+int Graph::add_input(Shape shape, const std::string& name) {
+  SR_CHECK(input_ < 0, "graph already has an input");
+  values_.push_back({shape, name});
+  input_ = static_cast<int>(values_.size()) - 1;
+  return input_;
+}
+
+void Graph::declare_weight(const std::string& name, const std::vector<int64_t>& dims) {
+  auto it = weights_.find(name);
+  SR_CHECK(it == weights_.end() || it->second == dims, "weight ", name, " declared twice");
+  weights_[name] = dims;
+}
+
+int Graph::add(Op op, const OpParams& params, const std::vector<int>& inputs,
+               const std::vector<std::string>& weights, const std::string& name) {
+  std::vector<Shape> in_shapes;
+  for (int v : inputs) {
+    SR_CHECK(v >= 0 && v < static_cast<int>(values_.size()), name, ": bad input value");
+    in_shapes.push_back(values_[v].shape);
+  }
+  std::vector<std::vector<int64_t>> weight_dims;
+  for (const std::string& w : weights) {
+    auto it = weights_.find(w);
+    SR_CHECK(it != weights_.end(), name, ": weight ", w, " was not declared");
+    weight_dims.push_back(it->second);
+  }
+  Shape out = infer_shape(op, params, in_shapes, weight_dims);
+  values_.push_back({out, name});
+  int id = static_cast<int>(values_.size()) - 1;
+  nodes_.push_back({op, params, inputs, weights, id});
+  return id;
+}
+
+int64_t Graph::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& [name, dims] : weights_) {
+    int64_t k = 1;
+    for (int64_t d : dims) k *= d;
+    n += k;
+  }
+  return n;
+}
+
+}  // namespace sr

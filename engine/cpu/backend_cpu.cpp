@@ -1,0 +1,66 @@
+// The CPU backend: host memory and the reference ops, dispatched through a table indexed by Op.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "cpu/cpu_ops.h"
+#include "sr/backend.h"
+#include "sr/error.h"
+
+namespace sr {
+
+namespace {
+
+using CpuForward = void (*)(const OpCall&);
+
+constexpr CpuForward kCpuForward[] = {
+#define SR_CPU_FORWARD(name, n_in, n_w) &cpu::name##_fwd,
+    SR_OP_LIST(SR_CPU_FORWARD)
+#undef SR_CPU_FORWARD
+};
+static_assert(sizeof(kCpuForward) / sizeof(kCpuForward[0]) == kOpCount, "CPU op table");
+
+class CpuBackend final : public Backend {
+ public:
+  BackendKind kind() const override { return BackendKind::cpu; }
+  std::string description() const override { return "cpu"; }
+
+  float* allocate(size_t count) override {
+    size_t bytes = (std::max<size_t>(count, 1) * sizeof(float) + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, bytes);
+    if (!p) fail("out of memory allocating ", bytes, " bytes");
+    return static_cast<float*>(p);
+  }
+  void release(float* ptr) override { std::free(ptr); }
+  void upload(float* dst, const float* src, size_t count) override {
+    std::memcpy(dst, src, count * sizeof(float));
+  }
+  void download(float* dst, const float* src, size_t count) override {
+    std::memcpy(dst, src, count * sizeof(float));
+  }
+  void run(const std::vector<OpCall>& program, uint64_t) override {
+    for (const OpCall& call : program) kCpuForward[static_cast<int>(call.op)](call);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+std::unique_ptr<Backend> make_backend(const std::string& name) {
+  if (name == "cpu") return make_cpu_backend();
+  if (name == "cuda") return make_cuda_backend();
+  if (name == "auto") {
+    if (cuda_available()) {
+      try {
+        return make_cuda_backend();
+      } catch (const Error&) {
+        // A device without a usable CUDA backend: the CPU still serves the request.
+      }
+    }
+    return make_cpu_backend();
+  }
+  fail("unknown backend '", name, "' (expected auto, cpu or cuda)");
+}
+
+}  // namespace sr

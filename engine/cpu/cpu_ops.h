@@ -1,0 +1,35 @@
+// CPU reference ops: the readable definition of every op, and the CPU fallback. One launcher per
+// pass, all with the same signature; shapes are in sr/ops.h and in the comment of each function.
+// Forward and (later) backward of a family live side by side in engine/cpu/<family>.cpp.
+#pragma once
+
+#include "sr/ops.h"
+
+namespace sr::cpu {
+
+// conv1d.cpp: 'same' dilated cross-correlation with bias, one GEMM per tap (no im2col buffer).
+void conv1d_fwd(const OpCall& call);
+// elementwise.cpp
+void leaky_relu_fwd(const OpCall& call);
+void relu_fwd(const OpCall& call);
+void add_fwd(const OpCall& call);
+// pooling.cpp
+void max_pool2_fwd(const OpCall& call);
+void block_max_pool_fwd(const OpCall& call);
+// layout.cpp
+void subpixel_fwd(const OpCall& call);
+void concat_fwd(const OpCall& call);
+void modulate_fwd(const OpCall& call);
+// lstm.cpp
+void lstm_fwd(const OpCall& call);
+// attention.cpp: linear, multi-head attention core, layer norm, sinusoidal positions
+void linear_fwd(const OpCall& call);
+void attention_fwd(const OpCall& call);
+void layer_norm_fwd(const OpCall& call);
+void pos_encoding_fwd(const OpCall& call);
+
+// Sinusoidal table value (spec 4): sin for even i, cos for odd i, angle pos / 10000^(2*(i/2)/d),
+// computed in double.
+float sinusoid(int64_t pos, int64_t i, int64_t d);
+
+}  // namespace sr::cpu

@@ -1,0 +1,54 @@
+// Max pooling along the length axis: pairs (U-Net down blocks) and blocks (FiLM sites).
+#include <algorithm>
+#include <cstdint>
+
+#include "cpu/cpu_ops.h"
+#include "sr/error.h"
+
+namespace sr::cpu {
+
+// x: (B, L, C) -> y: (B, L/2, C), y[b,t,c] = max(x[b,2t,c], x[b,2t+1,c]); an odd last row is
+// dropped (pool 2, stride 2, 'valid').
+void max_pool2_fwd(const OpCall& call) {
+  const TensorView& x = call.inputs[0];
+  const TensorView& y = call.output;
+  const int64_t B = x.shape.b, L = x.shape.l, C = x.shape.c, Lo = L / 2;
+  SR_CHECK((y.shape == Shape{B, Lo, C}), "max_pool2: output ", y.shape.str(), " for input ",
+           x.shape.str());
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t t = 0; t < Lo; ++t) {
+      const float* x0 = x.data + (b * L + 2 * t) * C;
+      const float* x1 = x0 + C;
+      float* yr = y.data + (b * Lo + t) * C;
+      for (int64_t c = 0; c < C; ++c) yr[c] = std::max(x0[c], x1[c]);
+    }
+  }
+}
+
+// x: (B, L, C) -> p: (B, L/S, C), p[b,n,c] = max_{0<=j<S} x[b, n*S + j, c]; S = params.block
+// divides L.
+void block_max_pool_fwd(const OpCall& call) {
+  const TensorView& x = call.inputs[0];
+  const TensorView& y = call.output;
+  const int64_t B = x.shape.b, L = x.shape.l, C = x.shape.c, S = call.params.block;
+  SR_CHECK(S >= 1, "block_max_pool: block must be >= 1, got ", S);
+  SR_CHECK(L % S == 0, "block_max_pool: length ", L, " is not a multiple of block ", S);
+  const int64_t N = L / S;
+  SR_CHECK((y.shape == Shape{B, N, C}), "block_max_pool: output ", y.shape.str(), " for input ",
+           x.shape.str(), " and block ", S);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t n = 0; n < N; ++n) {
+      const float* xb = x.data + (b * L + n * S) * C;  // first row of the block
+      float* yr = y.data + (b * N + n) * C;
+      std::copy(xb, xb + C, yr);
+      for (int64_t j = 1; j < S; ++j) {
+        const float* xr = xb + j * C;
+        for (int64_t c = 0; c < C; ++c) yr[c] = std::max(yr[c], xr[c]);
+      }
+    }
+  }
+}
+
+}  // namespace sr::cpu

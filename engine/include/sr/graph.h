@@ -1,0 +1,51 @@
+// A network as a list of nodes over values with static shapes. Built from hyper-parameters by
+// engine/models, planned once per input shape by engine/core/planner, run by the executor.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sr/ops.h"
+
+namespace sr {
+
+struct Value {
+  Shape shape;
+  std::string name;
+};
+
+struct Node {
+  Op op;
+  OpParams params;
+  std::vector<int> inputs;           // value ids
+  std::vector<std::string> weights;  // weight names, in the op's order
+  int output = -1;                   // value id
+};
+
+class Graph {
+ public:
+  int add_input(Shape shape, const std::string& name);
+  // Declares a weight tensor the graph reads; re-declaring a name must give the same dims.
+  void declare_weight(const std::string& name, const std::vector<int64_t>& dims);
+  // Appends a node; its output shape comes from sr::infer_shape.
+  int add(Op op, const OpParams& params, const std::vector<int>& inputs,
+          const std::vector<std::string>& weights, const std::string& name);
+  void set_output(int value) { output_ = value; }
+
+  const std::vector<Value>& values() const { return values_; }
+  const std::vector<Node>& nodes() const { return nodes_; }
+  const std::map<std::string, std::vector<int64_t>>& weights() const { return weights_; }
+  int input() const { return input_; }
+  int output() const { return output_; }
+  int64_t parameter_count() const;
+
+ private:
+  std::vector<Value> values_;
+  std::vector<Node> nodes_;
+  std::map<std::string, std::vector<int64_t>> weights_;
+  int input_ = -1;
+  int output_ = -1;
+};
+
+}  // namespace sr

@@ -1,0 +1,44 @@
+// A loaded network on a backend: weights uploaded once, a buffer plan and program per input shape.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "sr/backend.h"
+#include "sr/model.h"
+#include "sr/weights.h"
+
+namespace sr {
+
+class Network {
+ public:
+  // Validates the weights against the graph the metadata describes, then uploads them.
+  Network(const WeightFile& weights, Backend& backend);
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  const ModelConfig& config() const { return config_; }
+  int64_t parameter_count() const { return parameter_count_; }
+  // Bytes of activation memory the current plan uses (0 before the first forward).
+  size_t arena_bytes() const;
+
+  // input, output: host (batch, length) float32; length must pass check_input_length.
+  // Plans on the first call for a shape and reuses that plan while the shape stays the same.
+  void forward(const float* input, int64_t batch, int64_t length, float* output);
+
+ private:
+  struct Plan;
+  void prepare(int64_t batch, int64_t length);
+
+  Backend& backend_;
+  ModelConfig config_;
+  int64_t parameter_count_ = 0;
+  std::map<std::string, WeightView> weights_;  // backend memory
+  std::unique_ptr<Plan> plan_;
+  uint64_t next_program_id_ = 1;
+};
+
+}  // namespace sr

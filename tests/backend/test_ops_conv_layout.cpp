@@ -1,0 +1,318 @@
+// CPU reference ops of the conv / pooling / layout families against naive double-precision loops
+// written here from the formulas in spec/MODELS.md sections 1.1, 2 and 3.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "cpu/cpu_ops.h"
+#include "sr/error.h"
+#include "test_util.h"
+
+namespace {
+
+using sr::HostTensor;
+using sr::OpCall;
+using sr::Shape;
+using sr::test::poisoned_tensor;
+using sr::test::random_tensor;
+using sr::test::random_vector;
+
+// Exact ops (copies, max, a single correctly rounded float op) compare with a tiny floor so that
+// a zero reference cannot divide by zero.
+constexpr double kExactAtol = 1e-30;
+
+struct ConvCase {
+  int64_t b, l, cin, cout, k, dilation;
+};
+
+// y[b,t,co] = bias[co] + sum_j sum_ci w[j,ci,co] x[b, t + d(j - (K-1)/2), ci], in double.
+std::vector<double> conv1d_reference(const HostTensor& x, const std::vector<float>& w,
+                                     const std::vector<float>& bias, const ConvCase& p) {
+  std::vector<double> y(static_cast<size_t>(p.b * p.l * p.cout));
+  const int64_t half = (p.k - 1) / 2;
+  for (int64_t b = 0; b < p.b; ++b)
+    for (int64_t t = 0; t < p.l; ++t)
+      for (int64_t co = 0; co < p.cout; ++co) {
+        double acc = bias[co];
+        for (int64_t j = 0; j < p.k; ++j) {
+          const int64_t s = t + p.dilation * (j - half);
+          if (s < 0 || s >= p.l) continue;
+          for (int64_t ci = 0; ci < p.cin; ++ci)
+            acc += double(w[(j * p.cin + ci) * p.cout + co]) * double(x.at(b, s, ci));
+        }
+        y[(b * p.l + t) * p.cout + co] = acc;
+      }
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("conv1d_fwd matches a direct double-precision convolution", "[ops][conv1d]") {
+  const std::vector<ConvCase> cases = {
+      {2, 301, 1, 16, 65, 2},  // first layer shape (Cin = 1, K = 65, d = 2), direct path
+      {1, 37, 1, 8, 65, 2},    // first layer with L = 37 < span 129
+      {2, 57, 7, 5, 9, 2},     // largest Cin on the direct path
+      {2, 57, 8, 5, 9, 2},     // smallest Cin on the GEMM path
+      {3, 3, 9, 5, 9, 2},      // L = 3 < span 17: outer taps have no valid rows
+      {1, 1, 16, 4, 9, 2},     // single sample: only the centre tap contributes
+      {2, 41, 24, 2, 9, 1},    // final layer shape (Cout = 2, K = 9, d = 1)
+      {2, 63, 32, 24, 17, 2},  // odd length, wider kernel
+      {1, 129, 48, 40, 33, 2}, {2, 20, 12, 6, 1, 1},  // K = 1: a pointwise GEMM
+  };
+  uint32_t seed = 100;
+  for (const ConvCase& p : cases) {
+    DYNAMIC_SECTION("B=" << p.b << " L=" << p.l << " Cin=" << p.cin << " Cout=" << p.cout
+                         << " K=" << p.k << " d=" << p.dilation) {
+      HostTensor x = random_tensor({p.b, p.l, p.cin}, seed++);
+      const std::vector<float> w = random_vector(size_t(p.k * p.cin * p.cout), seed++);
+      const std::vector<float> bias = random_vector(size_t(p.cout), seed++);
+      HostTensor y = poisoned_tensor({p.b, p.l, p.cout});
+
+      OpCall call;
+      call.op = sr::Op::conv1d;
+      call.params.kernel = int(p.k);
+      call.params.dilation = int(p.dilation);
+      call.inputs[0] = x.view();
+      call.weights[0] = sr::test::weight_view(w, {p.k, p.cin, p.cout});
+      call.weights[1] = sr::test::weight_view(bias, {p.cout});
+      call.output = y.view();
+      sr::cpu::conv1d_fwd(call);
+
+      // float32 sum of n = Cin*K products with |term| <= 1: the sum is ~sqrt(n)/3 in size and its
+      // rounding error ~1e-7*n at worst; 1e-5*sqrt(n) keeps >10x margin, an index bug gives O(0.1).
+      const double tol = 1e-5 * std::sqrt(double(p.cin * p.k));
+      SR_REQUIRE_CLOSE(y.values, conv1d_reference(x, w, bias, p), tol, tol);
+    }
+  }
+}
+
+TEST_CASE("conv1d_fwd rejects inconsistent weights", "[ops][conv1d]") {
+  HostTensor x = random_tensor({1, 10, 4}, 1);
+  const std::vector<float> w = random_vector(9 * 4 * 3, 2);
+  const std::vector<float> bias = random_vector(3, 3);
+  HostTensor y = poisoned_tensor({1, 10, 3});
+  OpCall call;
+  call.params.kernel = 9;
+  call.inputs[0] = x.view();
+  call.weights[0] = sr::test::weight_view(w, {9, 3, 4});  // Cin and Cout swapped
+  call.weights[1] = sr::test::weight_view(bias, {3});
+  call.output = y.view();
+  REQUIRE_THROWS_AS(sr::cpu::conv1d_fwd(call), sr::Error);
+  call.weights[0] = sr::test::weight_view(w, {9, 4, 3});
+  call.params.kernel = 8;  // even kernel has no 'same' centre
+  REQUIRE_THROWS_AS(sr::cpu::conv1d_fwd(call), sr::Error);
+}
+
+TEST_CASE("leaky_relu_fwd and relu_fwd match their formulas", "[ops][elementwise]") {
+  const Shape shape{3, 37, 5};
+  HostTensor x = random_tensor(shape, 11);
+  OpCall call;
+  call.inputs[0] = x.view();
+  std::vector<double> ref(x.values.size());
+
+  SECTION("leaky_relu") {
+    HostTensor y = poisoned_tensor(shape);
+    call.op = sr::Op::leaky_relu;
+    call.params.alpha = 0.2f;
+    call.output = y.view();
+    sr::cpu::leaky_relu_fwd(call);
+    for (size_t i = 0; i < ref.size(); ++i) {
+      const double v = x.values[i];
+      ref[i] = v > 0 ? v : double(0.2f) * v;
+    }
+    // One float multiply, correctly rounded: relative error <= 2^-24.
+    SR_REQUIRE_CLOSE(y.values, ref, kExactAtol, 1e-7);
+  }
+  SECTION("relu") {
+    HostTensor y = poisoned_tensor(shape);
+    call.op = sr::Op::relu;
+    call.output = y.view();
+    sr::cpu::relu_fwd(call);
+    for (size_t i = 0; i < ref.size(); ++i) ref[i] = std::max(0.0, double(x.values[i]));
+    // Selection only: exact.
+    SR_REQUIRE_CLOSE(y.values, ref, kExactAtol, 1e-12);
+  }
+}
+
+TEST_CASE("add_fwd matches a + b", "[ops][elementwise]") {
+  const Shape shape{2, 33, 7};
+  HostTensor a = random_tensor(shape, 21);
+  HostTensor b = random_tensor(shape, 22);
+  HostTensor y = poisoned_tensor(shape);
+  OpCall call;
+  call.op = sr::Op::add;
+  call.inputs[0] = a.view();
+  call.inputs[1] = b.view();
+  call.output = y.view();
+  sr::cpu::add_fwd(call);
+  std::vector<double> ref(y.values.size());
+  for (size_t i = 0; i < ref.size(); ++i) ref[i] = double(a.values[i]) + double(b.values[i]);
+  // One float add, correctly rounded: relative error <= 2^-24.
+  SR_REQUIRE_CLOSE(y.values, ref, kExactAtol, 1e-7);
+}
+
+TEST_CASE("max_pool2_fwd takes the max of each pair and drops an odd tail", "[ops][pooling]") {
+  for (int64_t L : {1, 2, 37, 64}) {
+    DYNAMIC_SECTION("L=" << L) {
+      const int64_t B = 3, C = 6, Lo = L / 2;
+      HostTensor x = random_tensor({B, L, C}, uint32_t(30 + L));
+      HostTensor y = poisoned_tensor({B, Lo, C});
+      OpCall call;
+      call.op = sr::Op::max_pool2;
+      call.inputs[0] = x.view();
+      call.output = y.view();
+      sr::cpu::max_pool2_fwd(call);
+      std::vector<double> ref;
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t t = 0; t < Lo; ++t)
+          for (int64_t c = 0; c < C; ++c)
+            ref.push_back(std::max(x.at(b, 2 * t, c), x.at(b, 2 * t + 1, c)));
+      // Selection only: exact.
+      SR_REQUIRE_CLOSE(y.values, ref, kExactAtol, 1e-12);
+    }
+  }
+}
+
+TEST_CASE("block_max_pool_fwd takes the max over each block of S rows", "[ops][pooling]") {
+  struct Case {
+    int64_t b, l, c, s;
+  };
+  for (const Case& p :
+       std::vector<Case>{{2, 24, 5, 8}, {1, 7, 3, 7}, {3, 9, 4, 1}, {2, 96, 3, 32}}) {
+    DYNAMIC_SECTION("B=" << p.b << " L=" << p.l << " C=" << p.c << " S=" << p.s) {
+      const int64_t N = p.l / p.s;
+      HostTensor x = random_tensor({p.b, p.l, p.c}, uint32_t(40 + p.l));
+      HostTensor y = poisoned_tensor({p.b, N, p.c});
+      OpCall call;
+      call.op = sr::Op::block_max_pool;
+      call.params.block = int(p.s);
+      call.inputs[0] = x.view();
+      call.output = y.view();
+      sr::cpu::block_max_pool_fwd(call);
+      std::vector<double> ref;
+      for (int64_t b = 0; b < p.b; ++b)
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t c = 0; c < p.c; ++c) {
+            double m = -INFINITY;
+            for (int64_t j = 0; j < p.s; ++j) m = std::max(m, double(x.at(b, n * p.s + j, c)));
+            ref.push_back(m);
+          }
+      // Selection only: exact.
+      SR_REQUIRE_CLOSE(y.values, ref, kExactAtol, 1e-12);
+    }
+  }
+  SECTION("length not a multiple of the block") {
+    HostTensor x = random_tensor({1, 10, 2}, 49);
+    HostTensor y = poisoned_tensor({1, 2, 2});
+    OpCall call;
+    call.params.block = 4;
+    call.inputs[0] = x.view();
+    call.output = y.view();
+    REQUIRE_THROWS_AS(sr::cpu::block_max_pool_fwd(call), sr::Error);
+  }
+}
+
+namespace {
+
+HostTensor run_subpixel(HostTensor& x, sr::SubpixelOrder order) {
+  HostTensor y = poisoned_tensor({x.shape.b, 2 * x.shape.l, x.shape.c / 2});
+  OpCall call;
+  call.op = sr::Op::subpixel;
+  call.params.order = order;
+  call.inputs[0] = x.view();
+  call.output = y.view();
+  sr::cpu::subpixel_fwd(call);
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("subpixel_fwd follows the tf and pt channel orders", "[ops][subpixel]") {
+  const int64_t B = 2, W = 13, C = 5;  // output channels C, input channels 2C
+  HostTensor x = random_tensor({B, W, 2 * C}, 51);
+  for (auto order : {sr::SubpixelOrder::tf, sr::SubpixelOrder::pt}) {
+    const bool tf = order == sr::SubpixelOrder::tf;
+    DYNAMIC_SECTION((tf ? "tf" : "pt")) {
+      HostTensor y = run_subpixel(x, order);
+      std::vector<double> ref(size_t(B * 2 * W * C));
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t w = 0; w < W; ++w)
+          for (int64_t k = 0; k < 2; ++k)
+            for (int64_t c = 0; c < C; ++c)
+              ref[(b * 2 * W + 2 * w + k) * C + c] = x.at(b, w, tf ? k * C + c : 2 * c + k);
+      // Pure permutation: exact.
+      SR_REQUIRE_CLOSE(y.values, ref, kExactAtol, 1e-12);
+    }
+  }
+  SECTION("orders agree for one output channel (final layer)") {
+    HostTensor x2 = random_tensor({3, 17, 2}, 52);
+    HostTensor tf = run_subpixel(x2, sr::SubpixelOrder::tf);
+    HostTensor pt = run_subpixel(x2, sr::SubpixelOrder::pt);
+    // Both are the same permutation here: exact.
+    SR_REQUIRE_CLOSE(tf.values, pt.values, kExactAtol, 1e-12);
+    std::vector<double> ref;  // out[2w] = in[w,0], out[2w+1] = in[w,1]: the input bytes in order
+    for (float v : x2.values) ref.push_back(v);
+    SR_REQUIRE_CLOSE(tf.values, ref, kExactAtol, 1e-12);
+  }
+}
+
+TEST_CASE("concat_fwd puts a's channels first", "[ops][concat]") {
+  const int64_t B = 3, L = 11, C1 = 4, C2 = 7;
+  HostTensor a = random_tensor({B, L, C1}, 61);
+  HostTensor b = random_tensor({B, L, C2}, 62);
+  HostTensor y = poisoned_tensor({B, L, C1 + C2});
+  OpCall call;
+  call.op = sr::Op::concat;
+  call.inputs[0] = a.view();
+  call.inputs[1] = b.view();
+  call.output = y.view();
+  sr::cpu::concat_fwd(call);
+  std::vector<double> ref;
+  for (int64_t i = 0; i < B; ++i)
+    for (int64_t l = 0; l < L; ++l)
+      for (int64_t c = 0; c < C1 + C2; ++c)
+        ref.push_back(c < C1 ? a.at(i, l, c) : b.at(i, l, c - C1));
+  // Copy only: exact.
+  SR_REQUIRE_CLOSE(y.values, ref, kExactAtol, 1e-12);
+}
+
+TEST_CASE("modulate_fwd scales each block of S rows by its modulation row", "[ops][modulate]") {
+  struct Case {
+    int64_t b, n, s, c;
+  };
+  for (const Case& p : std::vector<Case>{{2, 5, 8, 6}, {1, 3, 1, 4}, {3, 1, 13, 3}}) {
+    DYNAMIC_SECTION("B=" << p.b << " N=" << p.n << " S=" << p.s << " C=" << p.c) {
+      const int64_t L = p.n * p.s;
+      HostTensor x = random_tensor({p.b, L, p.c}, uint32_t(70 + p.s));
+      HostTensor m = random_tensor({p.b, p.n, p.c}, uint32_t(80 + p.s));
+      HostTensor y = poisoned_tensor({p.b, L, p.c});
+      OpCall call;
+      call.op = sr::Op::modulate;
+      call.params.block = int(p.s);
+      call.inputs[0] = x.view();
+      call.inputs[1] = m.view();
+      call.output = y.view();
+      sr::cpu::modulate_fwd(call);
+      std::vector<double> ref;
+      for (int64_t b = 0; b < p.b; ++b)
+        for (int64_t n = 0; n < p.n; ++n)
+          for (int64_t j = 0; j < p.s; ++j)
+            for (int64_t c = 0; c < p.c; ++c)
+              ref.push_back(double(x.at(b, n * p.s + j, c)) * double(m.at(b, n, c)));
+      // One float multiply, correctly rounded: relative error <= 2^-24.
+      SR_REQUIRE_CLOSE(y.values, ref, kExactAtol, 1e-7);
+    }
+  }
+  SECTION("modulation length inconsistent with the block") {
+    HostTensor x = random_tensor({1, 16, 2}, 90);
+    HostTensor m = random_tensor({1, 3, 2}, 91);
+    HostTensor y = poisoned_tensor({1, 16, 2});
+    OpCall call;
+    call.params.block = 8;
+    call.inputs[0] = x.view();
+    call.inputs[1] = m.view();
+    call.output = y.view();
+    REQUIRE_THROWS_AS(sr::cpu::modulate_fwd(call), sr::Error);
+  }
+}
