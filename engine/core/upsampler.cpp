@@ -138,7 +138,8 @@ void Upsampler::run_group(const Sink& sink) {
   // Everything before the next patch's start is final; low-rate samples the next window no
   // longer reaches are dropped.
   emit(ended_ ? std::min(next_patch_ * hop_, high_total_) : next_patch_ * hop_, sink);
-  const int64_t keep_from = std::max<int64_t>(low_base_, next_patch_ * hop_ / r_ - kSplineMargin - 1);
+  const int64_t keep_from = std::clamp<int64_t>(next_patch_ * hop_ / r_ - kSplineMargin - 1,
+                                                low_base_, low_count_);
   if (keep_from > low_base_) {
     for (auto& low : low_) low.erase(low.begin(), low.begin() + (keep_from - low_base_));
     low_base_ = keep_from;

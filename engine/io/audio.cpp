@@ -144,10 +144,7 @@ AudioWriter::AudioWriter(const std::string& path, int sample_rate, int channels,
   info.channels = channels;
   info.format = format_for(path, float_samples);
   if (!sf_format_check(&info))
-    fail(path, ": this format cannot hold ", channels, " channel(s) at ", sample_rate, " Hz",
-         (info.format & SF_FORMAT_SUBMASK) == SF_FORMAT_OPUS
-             ? " (Opus needs 8000, 12000, 16000, 24000 or 48000 Hz)"
-             : "");
+    fail(path, ": this format cannot hold ", channels, " channel(s) at ", sample_rate, " Hz");
   auto impl = std::make_unique<Impl>(path);
   impl->channels = channels;
   impl->sf = sf_open(impl->file.temp_path().c_str(), SFM_WRITE, &info);

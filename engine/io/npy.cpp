@@ -3,6 +3,8 @@
 // literal {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } padded with spaces and '\n'.
 #include "sr/io/npy.h"
 
+#include <sys/stat.h>
+
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -140,6 +142,9 @@ std::string shape_tuple(const std::vector<int64_t>& dims) {
 NpyArray read_npy(const std::string& path) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) fail(path, ": cannot open (", std::strerror(errno), ")");
+  struct stat st;
+  if (::fstat(::fileno(f.get()), &st) != 0 || !S_ISREG(st.st_mode))
+    fail(path, ": not a regular file");
   if (std::fseek(f.get(), 0, SEEK_END) != 0) fail(path, ": cannot seek (not a regular file?)");
   const int64_t file_size = std::ftell(f.get());
   std::rewind(f.get());
