@@ -33,7 +33,8 @@ struct Options {
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 double seconds_since(Clock::time_point t) {
@@ -88,10 +89,10 @@ int run_audio(const Options& o, sr::Network& net, const sr::ModelConfig& cfg, in
   }
   std::unique_ptr<sr::StreamResampler> resampler;
   if (reader.sample_rate() != low_rate) {
-    log(o, "input is %d Hz; resampling to the model's low rate %d Hz first\n",
-        reader.sample_rate(), low_rate);
-    resampler = std::make_unique<sr::StreamResampler>(reader.sample_rate(), low_rate,
-                                                      reader.channels());
+    log(o, "input is %d Hz; resampling to the model's low rate %d Hz first\n", reader.sample_rate(),
+        low_rate);
+    resampler =
+        std::make_unique<sr::StreamResampler>(reader.sample_rate(), low_rate, reader.channels());
   }
   const int channels = reader.channels();
   sr::UpsampleOptions uo;
@@ -114,8 +115,8 @@ int run_audio(const Options& o, sr::Network& net, const sr::ModelConfig& cfg, in
       last_report = Clock::now();
       double done = std::min(1.0, written / expected_out);
       double audio_s = static_cast<double>(written) / out_rate;
-      std::fprintf(stderr, "\r  %5.1f%%  %7.1f s of audio  %6.2fx real time", 100.0 * done,
-                   audio_s, audio_s / seconds_since(start));
+      std::fprintf(stderr, "\r  %5.1f%%  %7.1f s of audio  %6.2fx real time", 100.0 * done, audio_s,
+                   audio_s / seconds_since(start));
     }
   };
   std::vector<float> chunk, converted;
@@ -139,7 +140,8 @@ int run_audio(const Options& o, sr::Network& net, const sr::ModelConfig& cfg, in
   if (show_progress) std::fprintf(stderr, "\n");
   const double elapsed = seconds_since(start);
   const double audio_s = static_cast<double>(written) / out_rate;
-  log(o, "%s: %.2f s of audio, %d ch, %d -> %d Hz, %lld patches, overlap %d, in %.2f s "
+  log(o,
+      "%s: %.2f s of audio, %d ch, %d -> %d Hz, %lld patches, overlap %d, in %.2f s "
       "(%.2fx real time)\n",
       o.out.c_str(), audio_s, channels, low_rate, out_rate,
       static_cast<long long>(up.patches_done()), up.overlap(), elapsed, audio_s / elapsed);

@@ -37,8 +37,10 @@ int init(int argc, char** argv) {
   p.option("kernels", 0, "LIST", "kernel sizes per level (default 65,33,17,9)", &kernels);
   p.option("bottleneck-filters", 0, "N", "bottleneck width", &bottleneck_filters);
   p.option("bottleneck-kernel", 0, "N", "bottleneck kernel size", &bottleneck_kernel);
-  p.option("block-policy", 0, "tf|pt", "FiLM block sizes (default: tf for tfilm, pt for afilm)", &policy);
-  p.option("subpixel-order", 0, "tf|pt", "subpixel channel order (default as block policy)", &order);
+  p.option("block-policy", 0, "tf|pt", "FiLM block sizes (default: tf for tfilm, pt for afilm)",
+           &policy);
+  p.option("subpixel-order", 0, "tf|pt", "subpixel channel order (default as block policy)",
+           &order);
   p.option("gate", 0, "NAME", "tfilm LSTM gates: sigmoid or hard_sigmoid", &gate);
   p.option("attention-layers", 0, "N", "afilm encoder layers", &attention_layers);
   p.option("ff-dim", 0, "N", "afilm feed-forward width", &ff_dim);
@@ -65,7 +67,8 @@ int init(int argc, char** argv) {
   std::string ord = order.empty() ? (c.block_policy == sr::BlockPolicy::pt ? "pt" : "tf") : order;
   if (ord != "tf" && ord != "pt") throw UsageError("--subpixel-order must be tf or pt");
   c.subpixel_order = ord == "pt" ? sr::SubpixelOrder::pt : sr::SubpixelOrder::tf;
-  if (gate != "sigmoid" && gate != "hard_sigmoid") throw UsageError("--gate must be sigmoid or hard_sigmoid");
+  if (gate != "sigmoid" && gate != "hard_sigmoid")
+    throw UsageError("--gate must be sigmoid or hard_sigmoid");
   c.gate = gate == "sigmoid" ? sr::GateActivation::sigmoid : sr::GateActivation::hard_sigmoid;
   c.attention_layers = attention_layers;
   c.ff_dim = ff_dim;

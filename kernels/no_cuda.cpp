@@ -4,7 +4,9 @@
 
 namespace sr {
 
-bool cuda_available() { return false; }
+bool cuda_available() {
+  return false;
+}
 
 std::unique_ptr<Backend> make_cuda_backend() {
   fail("this build has no CUDA backend (configured with SR_CUDA=OFF or without nvcc)");

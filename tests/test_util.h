@@ -68,13 +68,13 @@ inline ErrorStats compare(const std::vector<float>& got, const std::vector<float
 }
 
 // Asserts |got - ref| <= atol + rtol * |ref| everywhere and that every element is finite.
-#define SR_REQUIRE_CLOSE(got, ref, atol, rtol)                                     \
-  do {                                                                             \
-    auto sr_stats_ = ::sr::test::compare((got), (ref), (atol) / (rtol));           \
-    INFO("max_abs=" << sr_stats_.max_abs << " max_rel=" << sr_stats_.max_rel       \
+#define SR_REQUIRE_CLOSE(got, ref, atol, rtol)                                              \
+  do {                                                                                      \
+    auto sr_stats_ = ::sr::test::compare((got), (ref), (atol) / (rtol));                    \
+    INFO("max_abs=" << sr_stats_.max_abs << " max_rel=" << sr_stats_.max_rel                \
                     << " nmse=" << sr_stats_.nmse << " nonfinite=" << sr_stats_.nonfinite); \
-    REQUIRE(sr_stats_.nonfinite == 0);                                             \
-    REQUIRE(sr_stats_.max_rel <= (rtol));                                          \
+    REQUIRE(sr_stats_.nonfinite == 0);                                                      \
+    REQUIRE(sr_stats_.max_rel <= (rtol));                                                   \
   } while (0)
 
 inline WeightView weight_view(const std::vector<float>& v, std::vector<int64_t> dims) {

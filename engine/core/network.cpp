@@ -40,7 +40,9 @@ Network::~Network() {
   for (auto& [name, w] : weights_) backend_.release(const_cast<float*>(w.data));
 }
 
-size_t Network::arena_bytes() const { return plan_ ? plan_->arena_floats * sizeof(float) : 0; }
+size_t Network::arena_bytes() const {
+  return plan_ ? plan_->arena_floats * sizeof(float) : 0;
+}
 
 void Network::prepare(int64_t batch, int64_t length) {
   if (plan_ && plan_->batch == batch && plan_->length == length) return;

@@ -10,7 +10,9 @@ namespace sr {
 namespace {
 constexpr size_t kAlignFloats = 64;  // 256-byte alignment: good for vector loads and CUDA alike
 
-size_t align_up(size_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
+size_t align_up(size_t n) {
+  return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
+}
 }  // namespace
 
 BufferPlan plan_buffers(const Graph& graph) {
@@ -35,9 +37,8 @@ BufferPlan plan_buffers(const Graph& graph) {
   // collide with an already placed buffer whose lifetime overlaps.
   std::vector<int> order(n_values);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-    return values[a].shape.numel() > values[b].shape.numel();
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return values[a].shape.numel() > values[b].shape.numel(); });
 
   BufferPlan plan;
   plan.offsets.assign(n_values, 0);

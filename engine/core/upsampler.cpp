@@ -13,7 +13,9 @@ namespace {
 // to far below float precision.
 constexpr int64_t kSplineMargin = 48;
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 }  // namespace
 
 Upsampler::Upsampler(Network& network, int channels, const UpsampleOptions& options)
@@ -89,7 +91,7 @@ void Upsampler::finish(const Sink& sink) {
 void Upsampler::run_group(const Sink& sink) {
   const int64_t first = next_patch_;
   const int64_t count = ended_ ? std::min<int64_t>(batch_, patch_count() - first) : batch_;
-  const int64_t start = first * hop_;                        // high-rate range of this group
+  const int64_t start = first * hop_;  // high-rate range of this group
   const int64_t end = (first + count - 1) * hop_ + patch_;
   const int64_t signal_end = overlap_ == 0 ? knots_end() * r_ : (ended_ ? high_total_ : end);
 
@@ -138,8 +140,8 @@ void Upsampler::run_group(const Sink& sink) {
   // Everything before the next patch's start is final; low-rate samples the next window no
   // longer reaches are dropped.
   emit(ended_ ? std::min(next_patch_ * hop_, high_total_) : next_patch_ * hop_, sink);
-  const int64_t keep_from = std::clamp<int64_t>(next_patch_ * hop_ / r_ - kSplineMargin - 1,
-                                                low_base_, low_count_);
+  const int64_t keep_from =
+      std::clamp<int64_t>(next_patch_ * hop_ / r_ - kSplineMargin - 1, low_base_, low_count_);
   if (keep_from > low_base_) {
     for (auto& low : low_) low.erase(low.begin(), low.begin() + (keep_from - low_base_));
     low_base_ = keep_from;

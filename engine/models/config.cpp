@@ -11,8 +11,12 @@ namespace {
 const char* kFormatName = "audio-sr-weights";
 const char* kFormatVersion = "1";
 
-const char* policy_name(BlockPolicy p) { return p == BlockPolicy::pt ? "pt" : "tf"; }
-const char* order_name(SubpixelOrder o) { return o == SubpixelOrder::pt ? "pt" : "tf"; }
+const char* policy_name(BlockPolicy p) {
+  return p == BlockPolicy::pt ? "pt" : "tf";
+}
+const char* order_name(SubpixelOrder o) {
+  return o == SubpixelOrder::pt ? "pt" : "tf";
+}
 const char* gate_name(GateActivation g) {
   return g == GateActivation::hard_sigmoid ? "hard_sigmoid" : "sigmoid";
 }
@@ -84,9 +88,12 @@ class MetadataReader {
 
 const char* arch_name(Arch arch) {
   switch (arch) {
-    case Arch::audiounet: return "audiounet";
-    case Arch::tfilm: return "tfilm";
-    case Arch::afilm: return "afilm";
+    case Arch::audiounet:
+      return "audiounet";
+    case Arch::tfilm:
+      return "tfilm";
+    case Arch::afilm:
+      return "afilm";
   }
   return "?";
 }
@@ -163,16 +170,17 @@ ModelConfig config_from_metadata(const std::map<std::string, std::string>& metad
   c.final_kernel = r.integer("final_kernel", 1, 1025);
   c.dilation = r.integer("dilation", 1, 64);
   c.leaky_alpha = r.real("leaky_alpha");
-  c.block_policy = r.choice<BlockPolicy>("block_policy", {{"tf", BlockPolicy::tf}, {"pt", BlockPolicy::pt}});
+  c.block_policy =
+      r.choice<BlockPolicy>("block_policy", {{"tf", BlockPolicy::tf}, {"pt", BlockPolicy::pt}});
   c.base_block = r.integer("base_block", 1, 1 << 20);
-  c.subpixel_order =
-      r.choice<SubpixelOrder>("subpixel_order", {{"tf", SubpixelOrder::tf}, {"pt", SubpixelOrder::pt}});
+  c.subpixel_order = r.choice<SubpixelOrder>(
+      "subpixel_order", {{"tf", SubpixelOrder::tf}, {"pt", SubpixelOrder::pt}});
   c.patch_length = r.integer("patch_length", 2, 1 << 24);
   c.sample_rate = r.integer("sample_rate", 0, 1000000);
   c.ratio = r.integer("ratio", 0, 64);
   if (c.arch == Arch::tfilm)
-    c.gate = r.choice<GateActivation>(
-        "gate", {{"sigmoid", GateActivation::sigmoid}, {"hard_sigmoid", GateActivation::hard_sigmoid}});
+    c.gate = r.choice<GateActivation>("gate", {{"sigmoid", GateActivation::sigmoid},
+                                               {"hard_sigmoid", GateActivation::hard_sigmoid}});
   if (c.arch == Arch::afilm) {
     c.attention_layers = r.integer("attention_layers", 1, 64);
     c.attention_heads = r.integer("attention_heads", 1, 1024);

@@ -20,8 +20,7 @@ int64_t bottleneck_block(const ModelConfig& c, int64_t length) {
   return level_block(c, c.layers, length >> (c.layers + 1));
 }
 int64_t up_block(const ModelConfig& c, int l, int64_t length) {
-  return c.block_policy == BlockPolicy::pt ? down_block(c, l, length)
-                                           : bottleneck_block(c, length);
+  return c.block_policy == BlockPolicy::pt ? down_block(c, l, length) : bottleneck_block(c, length);
 }
 
 class UNetBuilder {
@@ -91,7 +90,8 @@ class UNetBuilder {
       heads.heads = c_.attention_heads;
       int a = g_.add(Op::attention, heads, {q, k, v}, {}, layer + ".attn");
       a = linear(a, layer + ".attn.out", d, d);
-      int z1 = layer_norm(g_.add(Op::add, {}, {z, a}, {}, layer + ".residual1"), layer + ".norm1", d);
+      int z1 =
+          layer_norm(g_.add(Op::add, {}, {z, a}, {}, layer + ".residual1"), layer + ".norm1", d);
       int f = linear(z1, layer + ".ff1", d, c_.ff_dim, /*relu=*/true);
       f = linear(f, layer + ".ff2", c_.ff_dim, d);
       z = layer_norm(g_.add(Op::add, {}, {z1, f}, {}, layer + ".residual2"), layer + ".norm2", d);
@@ -145,8 +145,7 @@ Graph build_graph(const ModelConfig& c, int64_t batch, int64_t length) {
     channels = c.filters[l];
   }
 
-  x = b.conv(x, "bottleneck.conv", channels, c.bottleneck_filters, c.bottleneck_kernel,
-             c.dilation);
+  x = b.conv(x, "bottleneck.conv", channels, c.bottleneck_filters, c.bottleneck_kernel, c.dilation);
   x = b.unary(Op::max_pool2, x, "bottleneck.pool");
   x = b.unary(Op::leaky_relu, x, "bottleneck.act", leaky);
   x = b.film(x, "bottleneck.film", bottleneck_block(c, length));

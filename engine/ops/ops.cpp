@@ -35,9 +35,15 @@ std::string Shape::str() const {
   return "(" + std::to_string(b) + ", " + std::to_string(l) + ", " + std::to_string(c) + ")";
 }
 
-const char* op_name(Op op) { return kOpInfo[static_cast<int>(op)].name; }
-int op_num_inputs(Op op) { return kOpInfo[static_cast<int>(op)].inputs; }
-int op_num_weights(Op op) { return kOpInfo[static_cast<int>(op)].weights; }
+const char* op_name(Op op) {
+  return kOpInfo[static_cast<int>(op)].name;
+}
+int op_num_inputs(Op op) {
+  return kOpInfo[static_cast<int>(op)].inputs;
+}
+int op_num_weights(Op op) {
+  return kOpInfo[static_cast<int>(op)].weights;
+}
 
 Shape infer_shape(Op op, const OpParams& p, const std::vector<Shape>& in,
                   const std::vector<std::vector<int64_t>>& w) {
@@ -89,13 +95,12 @@ Shape infer_shape(Op op, const OpParams& p, const std::vector<Shape>& in,
     }
     case Op::attention:
       SR_CHECK(in[1] == x && in[2] == x, "attention: q, k, v shapes differ");
-      SR_CHECK(p.heads > 0 && x.c % p.heads == 0, "attention: width ", x.c,
-               " not divisible by ", p.heads, " heads");
+      SR_CHECK(p.heads > 0 && x.c % p.heads == 0, "attention: width ", x.c, " not divisible by ",
+               p.heads, " heads");
       return x;
     case Op::modulate:
       SR_CHECK(p.block > 0 && in[1].b == x.b && in[1].c == x.c && in[1].l * p.block == x.l,
-               "modulate: factors ", in[1].str(), " do not fit ", x.str(), " with block ",
-               p.block);
+               "modulate: factors ", in[1].str(), " do not fit ", x.str(), " with block ", p.block);
       return x;
     case Op::concat:
       SR_CHECK(in[1].b == x.b && in[1].l == x.l, "concat: ", x.str(), " vs ", in[1].str());

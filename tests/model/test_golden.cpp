@@ -38,4 +38,6 @@ TEST_CASE("golden tfilm with hard_sigmoid gates, PT order, batch 3", "[model][go
 TEST_CASE("golden afilm (PT policy, 2 encoder layers)", "[model][golden]") {
   check_golden("afilm");
 }
-TEST_CASE("golden audiounet", "[model][golden]") { check_golden("audiounet"); }
+TEST_CASE("golden audiounet", "[model][golden]") {
+  check_golden("audiounet");
+}

@@ -38,9 +38,9 @@ template <typename... Parts>
 }  // namespace sr
 
 // Internal invariants carry the expression, file and line so a bug report can point at code.
-#define SR_CHECK(cond, ...)                                                                 \
-  do {                                                                                      \
-    if (!(cond))                                                                            \
-      throw ::sr::Error(::sr::format(__VA_ARGS__, " [check '", #cond, "' failed at ",       \
-                                     __FILE__, ":", __LINE__, "]"));                        \
+#define SR_CHECK(cond, ...)                                                                     \
+  do {                                                                                          \
+    if (!(cond))                                                                                \
+      throw ::sr::Error(::sr::format(__VA_ARGS__, " [check '", #cond, "' failed at ", __FILE__, \
+                                     ":", __LINE__, "]"));                                      \
   } while (0)

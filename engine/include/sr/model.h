@@ -19,25 +19,25 @@ enum class BlockPolicy { pt, tf };
 
 struct ModelConfig {
   Arch arch = Arch::tfilm;
-  int layers = 4;                // down blocks (--layers)
-  std::vector<int> filters;      // per level 0..layers-1
-  std::vector<int> kernels;      // per level 0..layers-1
+  int layers = 4;            // down blocks (--layers)
+  std::vector<int> filters;  // per level 0..layers-1
+  std::vector<int> kernels;  // per level 0..layers-1
   int bottleneck_filters = 512;
   int bottleneck_kernel = 9;
-  int final_kernel = 9;          // final conv, dilation 1
-  int dilation = 2;              // every other conv
+  int final_kernel = 9;  // final conv, dilation 1
+  int dilation = 2;      // every other conv
   float leaky_alpha = 0.2f;
   BlockPolicy block_policy = BlockPolicy::tf;
-  int base_block = 128;          // FiLM block of level 0
+  int base_block = 128;  // FiLM block of level 0
   SubpixelOrder subpixel_order = SubpixelOrder::tf;
   GateActivation gate = GateActivation::sigmoid;  // tfilm
-  int attention_layers = 4;      // afilm
+  int attention_layers = 4;                       // afilm
   int attention_heads = 8;
   int ff_dim = 2048;
   float layer_norm_eps = 1e-6f;
-  int patch_length = 8192;       // network input length the model was built/trained for
-  int sample_rate = 16000;       // output (high) rate the model serves; 0 = any
-  int ratio = 0;                 // upscaling ratio r the model was trained for; 0 = any
+  int patch_length = 8192;  // network input length the model was built/trained for
+  int sample_rate = 16000;  // output (high) rate the model serves; 0 = any
+  int ratio = 0;            // upscaling ratio r the model was trained for; 0 = any
 };
 
 // The originals' defaults: tfilm follows the TF code (K21), afilm the PyTorch port (PT) at 8192.

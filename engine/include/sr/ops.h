@@ -11,34 +11,37 @@
 namespace sr {
 
 // X(name, inputs, weights): weights are named tensors from the checkpoint, in this order.
-//   conv1d          x (B,L,Cin)                 w (K,Cin,Cout), b (Cout)   -> (B,L,Cout)   'same', dilated
-//   max_pool2       x (B,L,C)                                              -> (B,L/2,C)
-//   leaky_relu      x                                                      -> same          alpha
-//   relu            x                                                      -> same
-//   subpixel        x (B,L,2C)                                             -> (B,2L,C)      order
-//   block_max_pool  x (B,L,C)                                              -> (B,L/S,C)     block S
-//   lstm            x (B,N,Cin)                 k (Cin,4H), u (H,4H), b (4H) -> (B,N,H)     gate
-//   linear          x (B,N,Din)                 w (Din,Dout), b (Dout)     -> (B,N,Dout)   relu flag
-//   attention       q, k, v (B,N,D)                                        -> (B,N,D)      heads
-//   layer_norm      x (B,N,D)                   gamma (D), beta (D)        -> same          eps
-//   pos_encoding    x (B,N,D)                                              -> x*sqrt(D) + PE
-//   modulate        x (B,L,C), m (B,L/S,C)                                 -> (B,L,C)      block S
-//   concat          a (B,L,C1), b (B,L,C2)                                 -> (B,L,C1+C2)
-//   add             a, b (same shape)                                      -> same
-#define SR_OP_LIST(X)      \
-  X(conv1d, 1, 2)          \
-  X(max_pool2, 1, 0)       \
-  X(leaky_relu, 1, 0)      \
-  X(relu, 1, 0)            \
-  X(subpixel, 1, 0)        \
-  X(block_max_pool, 1, 0)  \
-  X(lstm, 1, 3)            \
-  X(linear, 1, 2)          \
-  X(attention, 3, 0)       \
-  X(layer_norm, 1, 2)      \
-  X(pos_encoding, 1, 0)    \
-  X(modulate, 2, 0)        \
-  X(concat, 2, 0)          \
+// clang-format off
+//   op              inputs                 weights                       output         params
+//   conv1d          x (B,L,Cin)            w (K,Cin,Cout), b (Cout)      (B,L,Cout)     kernel, dilation
+//   max_pool2       x (B,L,C)                                            (B,L/2,C)
+//   leaky_relu      x                                                    same           alpha
+//   relu            x                                                    same
+//   subpixel        x (B,L,2C)                                           (B,2L,C)       order
+//   block_max_pool  x (B,L,C)                                            (B,L/S,C)      block S
+//   lstm            x (B,N,Cin)            k (Cin,4H), u (H,4H), b (4H)  (B,N,H)        gate
+//   linear          x (B,N,Din)            w (Din,Dout), b (Dout)        (B,N,Dout)     relu
+//   attention       q, k, v (B,N,D)                                      (B,N,D)        heads
+//   layer_norm      x (B,N,D)              gamma (D), beta (D)           same           eps
+//   pos_encoding    x (B,N,D)                                            x*sqrt(D)+PE
+//   modulate        x (B,L,C), m (B,L/S,C)                               (B,L,C)        block S
+//   concat          a (B,L,C1), b (B,L,C2)                               (B,L,C1+C2)
+//   add             a, b (same shape)                                    same
+// clang-format on
+#define SR_OP_LIST(X)     \
+  X(conv1d, 1, 2)         \
+  X(max_pool2, 1, 0)      \
+  X(leaky_relu, 1, 0)     \
+  X(relu, 1, 0)           \
+  X(subpixel, 1, 0)       \
+  X(block_max_pool, 1, 0) \
+  X(lstm, 1, 3)           \
+  X(linear, 1, 2)         \
+  X(attention, 3, 0)      \
+  X(layer_norm, 1, 2)     \
+  X(pos_encoding, 1, 0)   \
+  X(modulate, 2, 0)       \
+  X(concat, 2, 0)         \
   X(add, 2, 0)
 
 enum class Op {
@@ -68,15 +71,15 @@ enum class GateActivation { sigmoid, hard_sigmoid };
 
 // One parameter struct for every op; each op reads only its own fields.
 struct OpParams {
-  int kernel = 0;          // conv1d taps (odd)
-  int dilation = 1;        // conv1d
-  float alpha = 0.0f;      // leaky_relu slope
-  int block = 0;           // block_max_pool, modulate
+  int kernel = 0;      // conv1d taps (odd)
+  int dilation = 1;    // conv1d
+  float alpha = 0.0f;  // leaky_relu slope
+  int block = 0;       // block_max_pool, modulate
   SubpixelOrder order = SubpixelOrder::tf;
   GateActivation gate = GateActivation::sigmoid;
-  bool relu = false;       // linear: ReLU fused after the bias
-  int heads = 1;           // attention
-  float eps = 1e-6f;       // layer_norm
+  bool relu = false;  // linear: ReLU fused after the bias
+  int heads = 1;      // attention
+  float eps = 1e-6f;  // layer_norm
 };
 
 // Shape rule of every op; throws sr::Error on inconsistent inputs or weights.

@@ -1,4 +1,5 @@
-// Writes that never leave a partial file: write to `<path>.tmp-<pid>`, rename over `path` at commit.
+// Writes that never leave a partial file: write to `<path>.tmp-<pid>`, rename over `path` at
+// commit.
 #pragma once
 
 #include <string>
