@@ -87,21 +87,29 @@ bool ArgParser::parse(int argc, char** argv) {
 }
 
 std::string ArgParser::help() const {
+  // One column width for every row: the longest "-x, --name METAVAR" plus two spaces.
+  size_t width = 28;
+  for (const Option& o : options_)
+    width =
+        std::max(width, 10 + o.long_name.size() + (o.metavar.empty() ? 0 : o.metavar.size() + 1));
+  for (const Positional& p : positionals_) width = std::max(width, p.name.size() + 4);
   std::string s = "usage: " + usage_ + "\n\n" + summary_ + "\n";
   if (!positionals_.empty()) {
     s += "\narguments:\n";
     for (const Positional& p : positionals_) {
       std::string left = "  " + p.name;
-      left.resize(std::max<size_t>(left.size() + 2, 28), ' ');
+      left.resize(width, ' ');
       s += left + p.help + "\n";
     }
   }
-  s += "\noptions:                    default\n";
+  std::string header = "options:";
+  header.resize(width, ' ');
+  s += "\n" + header + "default\n";
   for (const Option& o : options_) {
     std::string left = "  ";
     left += o.short_name ? std::string("-") + o.short_name + ", " : "    ";
     left += "--" + o.long_name + (o.metavar.empty() ? "" : " " + o.metavar);
-    left.resize(std::max<size_t>(left.size() + 2, 28), ' ');
+    left.resize(width, ' ');
     std::string def = o.set ? (o.default_text.empty() ? "-" : o.default_text) : "";
     def.resize(std::max<size_t>(def.size() + 2, 10), ' ');
     s += left + def + o.help + "\n";

@@ -105,6 +105,13 @@ int run_audio(const Options& o, sr::Network& net, const sr::ModelConfig& cfg, in
   const double in_seconds = static_cast<double>(reader.frames()) / reader.sample_rate();
   const double expected_out = in_seconds * out_rate;
   const bool show_progress = !o.quiet && in_seconds > 5.0;
+  // Ends a "\r" progress line before anything else reaches stderr, an error message included.
+  struct ProgressLine {
+    bool open = false;
+    ~ProgressLine() {
+      if (open) std::fputc('\n', stderr);
+    }
+  } progress_line;
   int64_t written = 0;
   auto start = Clock::now();
   auto last_report = start;
@@ -115,6 +122,7 @@ int run_audio(const Options& o, sr::Network& net, const sr::ModelConfig& cfg, in
       last_report = Clock::now();
       double done = std::min(1.0, written / expected_out);
       double audio_s = static_cast<double>(written) / out_rate;
+      progress_line.open = true;
       std::fprintf(stderr, "\r  %5.1f%%  %7.1f s of audio  %6.2fx real time", 100.0 * done, audio_s,
                    audio_s / seconds_since(start));
     }
@@ -137,7 +145,8 @@ int run_audio(const Options& o, sr::Network& net, const sr::ModelConfig& cfg, in
   }
   up.finish(sink);
   writer.finish();
-  if (show_progress) std::fprintf(stderr, "\n");
+  if (progress_line.open) std::fprintf(stderr, "\n");
+  progress_line.open = false;
   const double elapsed = seconds_since(start);
   const double audio_s = static_cast<double>(written) / out_rate;
   log(o,
@@ -173,8 +182,10 @@ int run(int argc, char** argv) {
       "one. The model file's metadata gives its architecture, rate and patch length.\n"
       "Exit codes: 0 success, 1 error (bad input, model or file), 2 usage error.");
   if (!p.parse(argc, argv)) return 0;
-  if (o.r < 0 || o.r > 64) throw UsageError("--r must be between 1 and 64");
+  if (o.r < 0 || o.r > 64) throw UsageError("--r must be between 1 and 64 (0 = the model's)");
   if (o.batch < 1 || o.batch > 4096) throw UsageError("--batch must be between 1 and 4096");
+  if (o.backend != "auto" && o.backend != "cpu" && o.backend != "cuda")
+    throw UsageError("--backend must be auto, cpu or cuda, got '" + o.backend + "'");
   if (o.overlap < -1) throw UsageError("--overlap must be -1, 0 or positive");
   const bool npy = ends_with(o.in, ".npy");
   if (npy != ends_with(o.out, ".npy")) throw UsageError("IN and OUT must both be .npy, or neither");
@@ -184,9 +195,17 @@ int run(int argc, char** argv) {
 
   auto start = Clock::now();
   const std::string model_path = find_model(o);
+  // Cheap checks first, so a typo does not wait for a large model to load.
+  if (!std::filesystem::is_regular_file(o.in)) sr::fail(o.in, ": no such file");
   sr::WeightFile weights = sr::load_weights(model_path);
   auto backend = sr::make_backend(o.backend);
-  sr::Network net(weights, *backend);
+  std::unique_ptr<sr::Network> network;
+  try {
+    network = std::make_unique<sr::Network>(weights, *backend);
+  } catch (const sr::Error& e) {
+    sr::fail(model_path, ": ", e.what());
+  }
+  sr::Network& net = *network;
   weights = {};  // the backend holds its copy
   const sr::ModelConfig& cfg = net.config();
   int r = o.r;

@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
     const std::string usage =
         "usage: sr-model init OUT.safetensors [options]   create an untrained model\n"
         "       sr-model info FILE [--json]               describe a model file\n";
-    if (argc < 2) throw UsageError("missing command\n" + usage);
+    if (argc < 2) throw UsageError("missing command: init or info (see sr-model --help)");
     std::string cmd = argv[1];
     if (cmd == "-h" || cmd == "--help") {
       std::cout << usage;
@@ -124,6 +124,6 @@ int main(int argc, char** argv) {
     }
     if (cmd == "init") return init(argc - 1, argv + 1);
     if (cmd == "info") return info(argc - 1, argv + 1);
-    throw UsageError("unknown command '" + cmd + "'\n" + usage);
+    throw UsageError("unknown command '" + cmd + "': expected init or info (see sr-model --help)");
   });
 }

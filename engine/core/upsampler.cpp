@@ -28,8 +28,8 @@ Upsampler::Upsampler(Network& network, int channels, const UpsampleOptions& opti
   if (r_ < 1) fail("upscaling ratio must be at least 1, got ", r_);
   if (batch_ < 1) fail("batch must be at least 1, got ", batch_);
   overlap_ = options.overlap < 0 ? patch_ / 8 : options.overlap;
-  if (overlap_ >= patch_ / 2 + 1 && overlap_ != 0)
-    fail("overlap ", overlap_, " must be below half the patch length (", patch_, ")");
+  if (overlap_ > patch_ / 2)
+    fail("overlap ", overlap_, " must be at most half the patch length (", patch_, ")");
   if (overlap_ == 0 && patch_ % r_ != 0)
     fail("--overlap 0 pads like the originals and needs the patch length (", patch_,
          ") to be a multiple of r = ", r_);

@@ -24,6 +24,8 @@ uint32_t le32(const unsigned char* p) {
   return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
 }
 
+}  // namespace
+
 // libsndfile quietly shortens a RIFF/WAVE file whose data chunk runs past the end of the file, so
 // truncation has to be spotted from the chunk header itself. Streaming writers put 0 or 0xFFFFFFFF
 // in the size field; those are not truncation.
@@ -55,6 +57,8 @@ void check_wav_not_truncated(const std::string& path) {
     pos += int64_t{size} + (size & 1);
   }
 }
+
+namespace {
 
 std::string lower_extension(const std::string& path) {
   size_t slash = path.find_last_of('/');

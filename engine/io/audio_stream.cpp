@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "sr/error.h"
+#include "sr/io/audio.h"
 
 namespace sr {
 
@@ -24,6 +25,15 @@ AudioReader::AudioReader(const std::string& path) : path_(path) {
   if (frames_ <= 0) {
     sf_close(f);
     fail(path, ": contains no audio");
+  }
+  const int type = info.format & SF_FORMAT_TYPEMASK;
+  if (type == SF_FORMAT_WAV || type == SF_FORMAT_WAVEX) {
+    try {
+      check_wav_not_truncated(path);
+    } catch (...) {
+      sf_close(f);
+      throw;
+    }
   }
   // Formats whose length the header cannot know (some Ogg streams) report a huge frame count.
   sf_command(f, SFC_SET_NORM_FLOAT, nullptr, SF_TRUE);

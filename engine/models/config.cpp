@@ -1,4 +1,6 @@
 // Model hyper-parameters: defaults of the originals and the metadata round trip.
+#include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "sr/error.h"
@@ -19,6 +21,16 @@ const char* order_name(SubpixelOrder o) {
 }
 const char* gate_name(GateActivation g) {
   return g == GateActivation::hard_sigmoid ? "hard_sigmoid" : "sigmoid";
+}
+
+// Shortest decimal text that reads back as the same float ("0.2", not "0.20000000298").
+std::string short_float(float v) {
+  char text[32];
+  for (int digits = 6; digits <= 9; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, v);
+    if (std::strtof(text, nullptr) == v) break;
+  }
+  return text;
 }
 
 template <typename T>
@@ -135,7 +147,7 @@ std::map<std::string, std::string> config_to_metadata(const ModelConfig& c) {
   m["bottleneck_kernel"] = std::to_string(c.bottleneck_kernel);
   m["final_kernel"] = std::to_string(c.final_kernel);
   m["dilation"] = std::to_string(c.dilation);
-  m["leaky_alpha"] = nlohmann::json(c.leaky_alpha).dump();
+  m["leaky_alpha"] = short_float(c.leaky_alpha);
   m["block_policy"] = policy_name(c.block_policy);
   m["base_block"] = std::to_string(c.base_block);
   m["subpixel_order"] = order_name(c.subpixel_order);
@@ -147,7 +159,7 @@ std::map<std::string, std::string> config_to_metadata(const ModelConfig& c) {
     m["attention_layers"] = std::to_string(c.attention_layers);
     m["attention_heads"] = std::to_string(c.attention_heads);
     m["ff_dim"] = std::to_string(c.ff_dim);
-    m["layer_norm_eps"] = nlohmann::json(c.layer_norm_eps).dump();
+    m["layer_norm_eps"] = short_float(c.layer_norm_eps);
   }
   return m;
 }

@@ -16,6 +16,10 @@ struct Audio {
 // Throws sr::Error for unreadable, corrupt, truncated or empty files and for NaN/Inf samples.
 Audio read_audio(const std::string& path);
 
+// Throws sr::Error when a RIFF/WAVE file's data chunk runs past the end of the file (libsndfile
+// silently reads the shorter file); any other file passes.
+void check_wav_not_truncated(const std::string& path);
+
 // Streaming writer: the file appears at `path` only when finish() succeeds (temporary name, then
 // rename); destroying an unfinished writer removes the temporary file. Format from the extension
 // (.wav is 16-bit PCM unless `float_samples`; .flac 16-bit; .ogg Vorbis).
