@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -48,6 +49,14 @@ double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// User + system CPU seconds of this process (all threads).
+double process_cpu_s() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+         1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 double peak_rss_mib() {
@@ -157,7 +166,7 @@ double sgemm_gflops(int n, int repeat) {
 }
 
 int bench(int argc, char** argv) {
-  std::string arch = "tfilm", model, json_out, save_input, save_output, save_model;
+  std::string arch = "tfilm", model, input_path, json_out, save_input, save_output, save_model;
   int batch = 1, length = 0, warmup = 1, repeat = 3, threads = 0, seed = 1, profile_passes = 0,
       gemm_peak = 0;
   sr::cli::ArgParser p(
@@ -173,14 +182,18 @@ int bench(int argc, char** argv) {
   p.option("threads", 't', "T", "OpenMP and OpenBLAS threads (0: leave the environment's)",
            &threads);
   p.option("seed", 's', "N", "seed of the random input", &seed);
-  p.option("profile", 0, "N", "then run the program op by op N times; per-op median times", &profile_passes);
+  p.option("input", 'i', "X.npy", "(B, L) float32 input instead of a random one (sets B, L)",
+           &input_path);
+  p.option("profile", 0, "N", "then run the program op by op N times; per-op median times",
+           &profile_passes);
   p.option("gemm-peak", 0, "N", "also time an N x N x N sgemm (the BLAS ceiling)", &gemm_peak);
   p.option("json", 'j', "OUT", "write every number as JSON", &json_out);
   p.option("save-input", 0, "X.npy", "write the input (B, L) float32", &save_input);
   p.option("save-output", 0, "Y.npy", "write the output of the last timed forward", &save_output);
   p.option("save-model", 0, "M.safetensors", "write the weights used", &save_model);
   if (!p.parse(argc, argv)) return 0;
-  if (batch < 1 || repeat < 1 || warmup < 0) throw sr::cli::UsageError("bad --batch/--repeat/--warmup");
+  if (batch < 1 || repeat < 1 || warmup < 0)
+    throw sr::cli::UsageError("bad --batch/--repeat/--warmup");
 
   if (threads > 0) {
     omp_set_num_threads(threads);
@@ -188,21 +201,32 @@ int bench(int argc, char** argv) {
   }
 
   const auto t_load = Clock::now();
-  sr::WeightFile file = model.empty() ? sr::init_weights(sr::default_config(sr::parse_arch(arch)), 1)
-                                      : sr::load_weights(model);
+  sr::WeightFile file = model.empty()
+                            ? sr::init_weights(sr::default_config(sr::parse_arch(arch)), 1)
+                            : sr::load_weights(model);
   const double load_s = seconds_since(t_load);
   if (!save_model.empty()) sr::save_weights(save_model, file);
 
   std::unique_ptr<sr::Backend> backend = sr::make_cpu_backend();
   sr::Network net(file, *backend);
   const sr::ModelConfig& config = net.config();
+  std::vector<float> input;
+  if (!input_path.empty()) {
+    sr::NpyArray x = sr::read_npy(input_path);
+    if (x.dims.size() != 2) sr::fail(input_path, ": expected a (B, L) array");
+    batch = static_cast<int>(x.dims[0]);
+    length = static_cast<int>(x.dims[1]);
+    input = std::move(x.values);
+  }
   if (length == 0) length = config.patch_length;
   sr::check_input_length(config, length);
-
-  std::vector<float> input(static_cast<size_t>(batch) * length), output(input.size());
-  std::mt19937_64 gen(static_cast<uint64_t>(seed));
-  std::normal_distribution<float> noise(0.0f, 0.1f);
-  for (float& v : input) v = noise(gen);
+  if (input_path.empty()) {  // N(0, 0.1): speech-like level
+    input.resize(static_cast<size_t>(batch) * length);
+    std::mt19937_64 gen(static_cast<uint64_t>(seed));
+    std::normal_distribution<float> noise(0.0f, 0.1f);
+    for (float& v : input) v = noise(gen);
+  }
+  std::vector<float> output(input.size());
   if (!save_input.empty()) sr::write_npy(save_input, {{batch, length}, input});
 
   // FLOPs from the graph the network runs.
@@ -214,12 +238,19 @@ int bench(int argc, char** argv) {
     if (node.op == sr::Op::conv1d) conv_flops += f;
   }
 
-  std::vector<double> times;
+  // A BLAS probe before and after the forwards: on a shared machine it shows how much of the
+  // machine the run had (the same sgemm is ~2x slower when another process holds a core).
+  const double gemm_before = gemm_peak > 0 ? sgemm_gflops(gemm_peak, 3) : 0.0;
+  std::vector<double> times, cpu_times;
   const auto t_first = Clock::now();
   for (int i = 0; i < warmup + repeat; ++i) {
     const auto t0 = Clock::now();
+    const double c0 = process_cpu_s();
     net.forward(input.data(), batch, length, output.data());
-    if (i >= warmup) times.push_back(seconds_since(t0));
+    if (i >= warmup) {
+      times.push_back(seconds_since(t0));
+      cpu_times.push_back(process_cpu_s() - c0);
+    }
     if (i == 0) std::fprintf(stderr, "first forward (plans): %.3f s\n", seconds_since(t_first));
   }
   if (!save_output.empty()) sr::write_npy(save_output, {{batch, length}, output});
@@ -231,17 +262,21 @@ int bench(int argc, char** argv) {
   j["engine"] = "sr (CPU backend, OpenBLAS + OpenMP)";
   j["arch"] = sr::arch_name(config.arch);
   j["model"] = model.empty() ? "default config, init_weights seed 1" : model;
+  j["input"] = input_path.empty() ? "N(0, 0.1), seed " + std::to_string(seed) : input_path;
   j["parameters"] = net.parameter_count();
   j["batch"] = batch;
   j["length"] = length;
   j["threads"] = {{"omp_max_threads", omp_get_max_threads()},
                   {"openblas_threads", openblas_get_num_threads()},
                   {"openblas_core", openblas_get_corename()}};
+  const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+  j["omp_wait_policy"] = wait_policy ? wait_policy : "(unset)";
   j["warmup"] = warmup;
   j["repeat"] = repeat;
   j["times_s"] = times;
   j["median_s"] = med;
   j["min_s"] = best;
+  j["cpu_s_per_forward"] = median(cpu_times);  // ~threads x median_s when the cores are ours
   j["patches_per_s"] = batch / med;
   j["audio_s_per_s_16k"] = audio_s / med;  // real-time factor at 16 kHz
   j["gflop_conv"] = conv_flops / 1e9;
@@ -255,8 +290,8 @@ int bench(int argc, char** argv) {
   std::printf("%s  params %lld  batch %d x %d  threads omp %d / openblas %d (%s)\n",
               sr::arch_name(config.arch), static_cast<long long>(net.parameter_count()), batch,
               length, omp_get_max_threads(), openblas_get_num_threads(), openblas_get_corename());
-  std::printf("forward: median %.4f s  min %.4f s  (%d runs after %d warmup)\n", med, best, repeat,
-              warmup);
+  std::printf("forward: median %.4f s  min %.4f s  (%d runs after %d warmup)  cpu %.3f s/fwd\n",
+              med, best, repeat, warmup, median(cpu_times));
   std::printf("  %.3f patches/s   %.3f s of 16 kHz audio per s (real-time factor)\n", batch / med,
               audio_s / med);
   std::printf("  %.2f GFLOP conv (%.2f all counted) per forward -> %.1f GFLOP/s conv, %.1f all\n",
@@ -277,16 +312,21 @@ int bench(int argc, char** argv) {
       total += n.seconds;
       by_op[n.op].first += n.seconds;
       by_op[n.op].second += 1;
-      jn.push_back({{"name", n.name}, {"op", n.op}, {"shape", n.shape}, {"seconds", n.seconds},
+      jn.push_back({{"name", n.name},
+                    {"op", n.op},
+                    {"shape", n.shape},
+                    {"seconds", n.seconds},
                     {"gflop", n.flops / 1e9},
                     {"gflops", n.seconds > 0 ? n.flops / n.seconds / 1e9 : 0.0}});
     }
     json jo = json::object();
-    std::printf("\nper-op profile (median of %d op-by-op passes; sum %.4f s; output max |diff| vs "
-                "forward %.3g)\n",
-                profile_passes, total, max_diff);
+    std::printf(
+        "\nper-op profile (median of %d op-by-op passes; sum %.4f s; output max |diff| vs "
+        "forward %.3g)\n",
+        profile_passes, total, max_diff);
     std::vector<std::pair<std::string, std::pair<double, int>>> ops(by_op.begin(), by_op.end());
-    std::sort(ops.begin(), ops.end(), [](auto& a, auto& b) { return a.second.first > b.second.first; });
+    std::sort(ops.begin(), ops.end(),
+              [](auto& a, auto& b) { return a.second.first > b.second.first; });
     for (const auto& [op, st] : ops) {
       std::printf("  %-15s %3d nodes  %8.4f s  %5.1f%%\n", op.c_str(), st.second, st.first,
                   100.0 * st.first / total);
@@ -310,9 +350,10 @@ int bench(int argc, char** argv) {
                     {"nodes", jn}};
   }
   if (gemm_peak > 0) {
-    const double g = sgemm_gflops(gemm_peak, 3);
-    std::printf("\nsgemm %d^3: %.1f GFLOP/s\n", gemm_peak, g);
-    j["sgemm_peak"] = {{"n", gemm_peak}, {"gflops", g}};
+    const double after = sgemm_gflops(gemm_peak, 3);
+    std::printf("\nsgemm %d^3: %.1f GFLOP/s before the forwards, %.1f after\n", gemm_peak,
+                gemm_before, after);
+    j["sgemm_probe"] = {{"n", gemm_peak}, {"gflops_before", gemm_before}, {"gflops_after", after}};
   }
   j["peak_rss_mib"] = peak_rss_mib();
   if (!json_out.empty()) {

@@ -1,7 +1,11 @@
-// Shared CUDA helpers: the error checks of the one error policy (see sr/error.h).
+// Shared CUDA helpers: the error checks of the one error policy (see sr/error.h), launch sizing
+// and warp reductions.
 #pragma once
 
 #include <cuda_runtime.h>
+
+#include <cstdint>
+#include <limits>
 
 #include "sr/error.h"
 
@@ -15,3 +19,68 @@
 
 // After every launch: catches bad configurations at the launch site.
 #define SR_CUDA_CHECK_LAUNCH() SR_CUDA_CHECK(cudaGetLastError())
+
+// Only in files that include <cublas_v2.h>.
+#define SR_CUBLAS_CHECK(expr)                                                                  \
+  do {                                                                                         \
+    cublasStatus_t sr_cublas_status_ = (expr);                                                 \
+    if (sr_cublas_status_ != CUBLAS_STATUS_SUCCESS)                                            \
+      throw ::sr::Error(::sr::format("cuBLAS error: ", cublasGetStatusString(sr_cublas_status_), \
+                                     " [", #expr, " at ", __FILE__, ":", __LINE__, "]"));      \
+  } while (0)
+
+// Only in files that include <cudnn.h>.
+#define SR_CUDNN_CHECK(expr)                                                                 \
+  do {                                                                                       \
+    cudnnStatus_t sr_cudnn_status_ = (expr);                                                 \
+    if (sr_cudnn_status_ != CUDNN_STATUS_SUCCESS)                                            \
+      throw ::sr::Error(::sr::format("cuDNN error: ", cudnnGetErrorString(sr_cudnn_status_), \
+                                     " [", #expr, " at ", __FILE__, ":", __LINE__, "]"));    \
+  } while (0)
+
+namespace sr::cuda {
+
+constexpr unsigned kFullMask = 0xffffffffu;
+
+// Blocks for a grid-stride loop over n items: enough to fill the device several times over,
+// never more than the items need.
+inline unsigned grid_for(int64_t n, int threads, int sm_count) {
+  const int64_t needed = (n + threads - 1) / threads;
+  const int64_t cap = static_cast<int64_t>(sm_count > 0 ? sm_count : 132) * 16;
+  return static_cast<unsigned>(needed < 1 ? 1 : (needed < cap ? needed : cap));
+}
+
+// Element-wise and layout kernels index with 32-bit integers (64-bit division is slow); their
+// launchers check the element count with this first.
+inline bool fits_int32(int64_t n) {
+  return n >= 0 && n <= std::numeric_limits<int32_t>::max();
+}
+
+inline bool aligned16(const void* p) {
+  return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
+}
+
+#ifdef __CUDACC__
+// Grid-stride loop over n < 2^31 items: unsigned, so i + stride cannot overflow.
+#define SR_GRID_STRIDE(i, n)                                                              \
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < static_cast<unsigned>(n); \
+       i += gridDim.x * blockDim.x)
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
+  return v;
+}
+__device__ __forceinline__ double warp_sum(double v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
+  return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(kFullMask, v, o));
+  return v;
+}
+#endif
+
+}  // namespace sr::cuda

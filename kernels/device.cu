@@ -1,5 +1,4 @@
-// Device discovery. The CUDA op kernels and executor arrive with the CUDA backend issue; until
-// then make_cuda_backend() refuses clearly and `--backend auto` uses the CPU.
+// Device discovery (make_cuda_backend is in backend_cuda.cu).
 #include "common.cuh"
 #include "sr/backend.h"
 
@@ -7,12 +6,11 @@ namespace sr {
 
 bool cuda_available() {
   int count = 0;
-  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-}
-
-std::unique_ptr<Backend> make_cuda_backend() {
-  if (!cuda_available()) fail("no CUDA device is visible to this process");
-  fail("the CUDA backend's kernels are not implemented yet in this build; use --backend cpu");
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no device" error so later calls start clean
+    return false;
+  }
+  return count > 0;
 }
 
 }  // namespace sr

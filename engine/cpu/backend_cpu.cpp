@@ -20,6 +20,15 @@ constexpr CpuForward kCpuForward[] = {
 };
 static_assert(sizeof(kCpuForward) / sizeof(kCpuForward[0]) == kOpCount, "CPU op table");
 
+using CpuBackward = void (*)(const OpGradCall&);
+
+constexpr CpuBackward kCpuBackward[] = {
+#define SR_CPU_BACKWARD(name, n_in, n_w) &cpu::name##_bwd,
+    SR_OP_LIST(SR_CPU_BACKWARD)
+#undef SR_CPU_BACKWARD
+};
+static_assert(sizeof(kCpuBackward) / sizeof(kCpuBackward[0]) == kOpCount, "CPU backward table");
+
 class CpuBackend final : public Backend {
  public:
   BackendKind kind() const override { return BackendKind::cpu; }
@@ -41,6 +50,10 @@ class CpuBackend final : public Backend {
   void run(const std::vector<OpCall>& program, uint64_t) override {
     for (const OpCall& call : program) kCpuForward[static_cast<int>(call.op)](call);
   }
+  void run_backward(const std::vector<OpGradCall>& program, uint64_t) override {
+    for (const OpGradCall& call : program) kCpuBackward[static_cast<int>(call.forward.op)](call);
+  }
+  void fill_zero(float* ptr, size_t count) override { std::memset(ptr, 0, count * sizeof(float)); }
 };
 
 }  // namespace

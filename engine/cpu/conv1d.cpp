@@ -71,19 +71,17 @@ void conv1d_gemm(const float* x, const float* w, const float* bias, float* y, in
   }
 }
 
-}  // namespace
+// Shapes of one conv1d call, checked once for the forward and the backward.
+struct ConvDims {
+  int64_t B, L, Cin, Cout, K, dilation;
+};
 
-// x: (B, L, Cin), w: (K, Cin, Cout), bias: (Cout) -> y: (B, L, Cout)
-// y[b,t,co] = bias[co] + sum_j sum_ci w[j,ci,co] * x[b, t + dilation*(j - (K-1)/2), ci], zero
-// outside [0, L).
-void conv1d_fwd(const OpCall& call) {
+ConvDims conv1d_dims(const OpCall& call) {
   const TensorView& xv = call.inputs[0];
   const WeightView& wv = call.weights[0];
   const WeightView& bv = call.weights[1];
-  const TensorView& yv = call.output;
   const int64_t K = call.params.kernel;
   const int64_t dilation = call.params.dilation;
-
   SR_CHECK(K > 0 && K % 2 == 1, "conv1d: kernel must be odd and positive, got ", K);
   SR_CHECK(dilation >= 1, "conv1d: dilation must be >= 1, got ", dilation);
   SR_CHECK(wv.dims.size() == 3, "conv1d: weight must have rank 3 (K, Cin, Cout)");
@@ -91,17 +89,160 @@ void conv1d_fwd(const OpCall& call) {
   SR_CHECK(wv.dims[0] == K && wv.dims[1] == Cin, "conv1d: weight (", wv.dims[0], ", ", wv.dims[1],
            ", ", wv.dims[2], ") does not match K=", K, " Cin=", Cin);
   SR_CHECK(bv.numel() == Cout, "conv1d: bias has ", bv.numel(), " values, expected ", Cout);
-  SR_CHECK((yv.shape == Shape{B, L, Cout}), "conv1d: output ", yv.shape.str(), " expected (", B,
-           ", ", L, ", ", Cout, ")");
-  SR_CHECK(xv.data && wv.data && bv.data && yv.data, "conv1d: null buffer");
-  if (B * L == 0 || Cout == 0) return;
+  SR_CHECK((call.output.shape == Shape{B, L, Cout}), "conv1d: output ", call.output.shape.str(),
+           " expected (", B, ", ", L, ", ", Cout, ")");
+  constexpr int64_t kIntMax = std::numeric_limits<int>::max();
+  SR_CHECK(L <= kIntMax && Cin <= kIntMax && Cout <= kIntMax, "conv1d: dimension too large");
+  return {B, L, Cin, Cout, K, dilation};
+}
 
-  if (Cin < kDirectMaxCin) {
-    conv1d_direct(xv.data, wv.data, bv.data, yv.data, B, L, Cin, Cout, K, dilation);
+// dy: (B, L, Cout), w: (K, Cin, Cout) -> dx: (B, L, Cin), accumulated.
+// dx[b,s,ci] += sum_j sum_co dy[b, s - o_j, co] * w[j,ci,co]: the transpose of conv1d_direct,
+// written as a gather so that each (b, s) row of dx belongs to one thread.
+void conv1d_direct_bwd_data(const float* dy, const float* w, float* dx, const ConvDims& d) {
+  const int64_t L = d.L, Cin = d.Cin, Cout = d.Cout, K = d.K;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < d.B; ++b) {
+    for (int64_t s = 0; s < L; ++s) {
+      float* dxr = dx + (b * L + s) * Cin;
+      for (int64_t j = 0; j < K; ++j) {
+        const int64_t t = s - tap_offset(j, K, d.dilation);
+        if (t < 0 || t >= L) continue;  // dy row outside the signal
+        const float* dyr = dy + (b * L + t) * Cout;
+        for (int64_t ci = 0; ci < Cin; ++ci) {
+          const float* wr = w + (j * Cin + ci) * Cout;
+          float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+          for (int64_t co = 0; co < Cout; ++co) acc += dyr[co] * wr[co];
+          dxr[ci] += acc;
+        }
+      }
+    }
+  }
+}
+
+// x: (B, L, Cin), dy: (B, L, Cout) -> dw: (K, Cin, Cout), accumulated.
+// dw[j,ci,co] += sum_b sum_t x[b, t + o_j, ci] * dy[b,t,co]. Taps are independent, so threads
+// split them and never write the same dw row; the innermost loop runs over Cout, contiguous in dy
+// and dw. For Cin = 1 each tap is a (1 x n) by (n x Cout) product: a GEMV, not worth a GEMM call.
+void conv1d_direct_bwd_weight(const float* x, const float* dy, float* dw, const ConvDims& d) {
+  const int64_t L = d.L, Cin = d.Cin, Cout = d.Cout, K = d.K;
+#pragma omp parallel for schedule(static)
+  for (int64_t j = 0; j < K; ++j) {
+    const int64_t o = tap_offset(j, K, d.dilation);
+    const int64_t t0 = std::max<int64_t>(0, -o);
+    const int64_t t1 = std::min<int64_t>(L, L - o);
+    float* dwj = dw + j * Cin * Cout;
+    for (int64_t b = 0; b < d.B; ++b) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const float* xr = x + (b * L + t + o) * Cin;
+        const float* dyr = dy + (b * L + t) * Cout;
+        for (int64_t ci = 0; ci < Cin; ++ci) {
+          const float xv = xr[ci];
+          float* dwr = dwj + ci * Cout;
+          for (int64_t co = 0; co < Cout; ++co) dwr[co] += xv * dyr[co];
+        }
+      }
+    }
+  }
+}
+
+// The transposes of conv1d_gemm, tap by tap over the same valid row range [t0, t1), n = t1 - t0:
+//   dx rows [t0+o, t1+o) += dy rows [t0, t1) . w_j^T          (n x Cout) by (Cout x Cin)
+//   dw_j                 += x rows [t0+o, t1+o)^T . dy rows [t0, t1)   (Cin x n) by (n x Cout)
+// beta = 1 gives the accumulation OpGradCall asks for. A null dx or dw is skipped.
+void conv1d_gemm_bwd(const float* x, const float* w, const float* dy, float* dx, float* dw,
+                     const ConvDims& d) {
+  const int64_t L = d.L, Cin = d.Cin, Cout = d.Cout, K = d.K;
+  const int ci = static_cast<int>(Cin), co = static_cast<int>(Cout);
+  for (int64_t b = 0; b < d.B; ++b) {
+    for (int64_t j = 0; j < K; ++j) {
+      const int64_t o = tap_offset(j, K, d.dilation);
+      const int64_t t0 = std::max<int64_t>(0, -o);
+      const int64_t t1 = std::min<int64_t>(L, L - o);
+      if (t1 <= t0) continue;
+      const int n = static_cast<int>(t1 - t0);
+      const float* dyj = dy + (b * L + t0) * Cout;  // n x Cout, ld = Cout
+      if (dx) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, ci, co, 1.0f, dyj, co,
+                    w + j * Cin * Cout, co, 1.0f, dx + (b * L + t0 + o) * Cin, ci);
+      }
+      if (dw) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ci, co, n, 1.0f,
+                    x + (b * L + t0 + o) * Cin, ci, dyj, co, 1.0f, dw + j * Cin * Cout, co);
+      }
+    }
+  }
+}
+
+// dy: (B, L, Cout) -> db: (Cout), db[co] += sum over all rows of dy[., co]. Threads take column
+// stripes (no shared target); the sum runs in double because it spans B*L rows.
+void conv1d_bwd_bias(const float* dy, float* db, int64_t rows, int64_t Cout) {
+  constexpr int64_t kStripe = 64;
+  const int64_t stripes = (Cout + kStripe - 1) / kStripe;
+#pragma omp parallel for schedule(static) if (rows * Cout >= (int64_t{1} << 16))
+  for (int64_t s = 0; s < stripes; ++s) {
+    const int64_t c0 = s * kStripe, c1 = std::min(Cout, c0 + kStripe);
+    double acc[kStripe] = {};
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* dyr = dy + r * Cout;
+      for (int64_t c = c0; c < c1; ++c) acc[c - c0] += dyr[c];
+    }
+    for (int64_t c = c0; c < c1; ++c) db[c] += static_cast<float>(acc[c - c0]);
+  }
+}
+
+}  // namespace
+
+// x: (B, L, Cin), w: (K, Cin, Cout), bias: (Cout) -> y: (B, L, Cout)
+// y[b,t,co] = bias[co] + sum_j sum_ci w[j,ci,co] * x[b, t + dilation*(j - (K-1)/2), ci], zero
+// outside [0, L).
+void conv1d_fwd(const OpCall& call) {
+  const ConvDims d = conv1d_dims(call);
+  const float* x = call.inputs[0].data;
+  const float* w = call.weights[0].data;
+  const float* bias = call.weights[1].data;
+  float* y = call.output.data;
+  SR_CHECK(x && w && bias && y, "conv1d: null buffer");
+  if (d.B * d.L == 0 || d.Cout == 0) return;
+
+  if (d.Cin < kDirectMaxCin) {
+    conv1d_direct(x, w, bias, y, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
   } else {
-    constexpr int64_t kIntMax = std::numeric_limits<int>::max();
-    SR_CHECK(L <= kIntMax && Cin <= kIntMax && Cout <= kIntMax, "conv1d: dimension too large");
-    conv1d_gemm(xv.data, wv.data, bv.data, yv.data, B, L, Cin, Cout, K, dilation);
+    conv1d_gemm(x, w, bias, y, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
+  }
+}
+
+// dy: (B, L, Cout), x: (B, L, Cin), w: (K, Cin, Cout) -> dx: (B, L, Cin), dw: (K, Cin, Cout),
+// db: (Cout), each accumulated and each optional:
+//   dx[b,s,ci] += sum_j sum_co dy[b, s - o_j, co] w[j,ci,co]
+//   dw[j,ci,co] += sum_b sum_t x[b, t + o_j, ci] dy[b,t,co]
+//   db[co]     += sum_b sum_t dy[b,t,co]
+// with o_j = dilation*(j - (K-1)/2) and dy, x zero outside [0, L). Same path split as the forward.
+void conv1d_bwd(const OpGradCall& call) {
+  const ConvDims d = conv1d_dims(call.forward);
+  const TensorView& dyv = call.grad_output;
+  const TensorView& dxv = call.grad_inputs[0];
+  float* dw = call.grad_weights[0];
+  float* db = call.grad_weights[1];
+  SR_CHECK((dyv.shape == Shape{d.B, d.L, d.Cout}), "conv1d_bwd: grad_output ", dyv.shape.str(),
+           " expected (", d.B, ", ", d.L, ", ", d.Cout, ")");
+  SR_CHECK(!dxv.data || dxv.shape == call.forward.inputs[0].shape, "conv1d_bwd: grad_input ",
+           dxv.shape.str(), " != input ", call.forward.inputs[0].shape.str());
+  const float* x = call.forward.inputs[0].data;
+  const float* w = call.forward.weights[0].data;
+  float* dx = dxv.data;
+  if (d.B * d.L == 0 || d.Cout == 0) return;
+  SR_CHECK(dyv.data, "conv1d_bwd: null grad_output");
+  SR_CHECK(!dx || w, "conv1d_bwd: dx needs the weight");
+  SR_CHECK(!dw || x, "conv1d_bwd: dw needs the input");
+
+  if (db) conv1d_bwd_bias(dyv.data, db, d.B * d.L, d.Cout);
+  if (d.Cin < kDirectMaxCin) {
+    if (dx) conv1d_direct_bwd_data(dyv.data, w, dx, d);
+    if (dw) conv1d_direct_bwd_weight(x, dyv.data, dw, d);
+  } else if (dx || dw) {
+    conv1d_gemm_bwd(x, w, dyv.data, dx, dw, d);
   }
 }
 

@@ -28,6 +28,31 @@ void attention_fwd(const OpCall& call);
 void layer_norm_fwd(const OpCall& call);
 void pos_encoding_fwd(const OpCall& call);
 
+// dropout.cpp: inverted dropout, mask from dropout_keep(seed, index, rate)
+void dropout_fwd(const OpCall& call);
+void dropout_bwd(const OpGradCall& call);
+
+// Backward passes, one per op, same file as the forward (see OpGradCall in sr/ops.h: gradients
+// are accumulated, null pointers are skipped, nothing is saved by the forward).
+void conv1d_bwd(const OpGradCall& call);
+void leaky_relu_bwd(const OpGradCall& call);
+void relu_bwd(const OpGradCall& call);
+void add_bwd(const OpGradCall& call);
+void max_pool2_bwd(const OpGradCall& call);
+void block_max_pool_bwd(const OpGradCall& call);
+void subpixel_bwd(const OpGradCall& call);
+void concat_bwd(const OpGradCall& call);
+void modulate_bwd(const OpGradCall& call);
+void lstm_bwd(const OpGradCall& call);
+void linear_bwd(const OpGradCall& call);
+void attention_bwd(const OpGradCall& call);
+void layer_norm_bwd(const OpGradCall& call);
+void pos_encoding_bwd(const OpGradCall& call);
+
+// Whether dropout keeps element `index` for this seed: a counter-based hash (splitmix64), so the
+// forward and backward (and any backend) agree without storing a mask.
+bool dropout_keep(uint64_t seed, uint64_t index, float rate);
+
 // Sinusoidal table value (spec 4): sin for even i, cos for odd i, angle pos / 10000^(2*(i/2)/d),
 // computed in double.
 float sinusoid(int64_t pos, int64_t i, int64_t d);

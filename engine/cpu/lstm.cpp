@@ -78,4 +78,131 @@ void lstm_fwd(const OpCall& call) {
   }
 }
 
+// x: (B, N, Cin), kernel (Cin, 4H), recurrent (H, 4H), bias (4H), h: (B, N, H), dh: (B, N, H)
+//   -> dx += (B, N, Cin), dkernel += (Cin, 4H), drecurrent += (H, 4H), dbias += (4H)
+// Backprop through time: the gates and cell states are recomputed from x and the saved output h
+// (h_{n-1} is the input of step n), then the steps run backwards carrying dL/dh and dL/dc.
+void lstm_bwd(const OpGradCall& call) {
+  const OpCall& fwd = call.forward;
+  const TensorView& x = fwd.inputs[0];
+  const WeightView& kernel = fwd.weights[0];
+  const WeightView& recurrent = fwd.weights[1];
+  const WeightView& bias = fwd.weights[2];
+  const TensorView& y = fwd.output;
+  const TensorView& dy = call.grad_output;
+  float* dx = call.grad_inputs[0].data;
+  float* dkernel = call.grad_weights[0];
+  float* drecurrent = call.grad_weights[1];
+  float* dbias = call.grad_weights[2];
+  const int64_t B = x.shape.b, N = x.shape.l, Cin = x.shape.c, H = y.shape.c;
+  const int64_t G = 4 * H;
+  SR_CHECK(kernel.dims == std::vector<int64_t>({Cin, G}), "lstm: kernel must be (Cin, 4H)");
+  SR_CHECK(recurrent.dims == std::vector<int64_t>({H, G}),
+           "lstm: recurrent kernel must be (H, 4H)");
+  SR_CHECK(bias.dims == std::vector<int64_t>({G}), "lstm: bias must be (4H)");
+  SR_CHECK(y.shape.b == B && y.shape.l == N, "lstm: output must be (B, N, H)");
+  SR_CHECK(dy.shape == y.shape, "lstm: output gradient must be ", y.shape.str(), ", got ",
+           dy.shape.str());
+  SR_CHECK(!dx || call.grad_inputs[0].shape == x.shape, "lstm: input gradient must be ",
+           x.shape.str());
+  if (B == 0 || N == 0 || H == 0) return;
+  if (!dx && !dkernel && !drecurrent && !dbias) return;
+  const int M = static_cast<int>(B * N), iG = static_cast<int>(G), iH = static_cast<int>(H),
+            iCin = static_cast<int>(Cin);
+
+  // h_prev: (B, N, H), the output shifted one step (h_{-1} = 0). Every step's recurrent input is
+  // known up front, so all recurrent products are one GEMM here (the forward must go step by
+  // step), and the same buffer gives drecurrent at the end.
+  std::vector<float> h_prev(static_cast<size_t>(B * N * H));
+  for (int64_t b = 0; b < B; ++b) {
+    float* dst = h_prev.data() + b * N * H;
+    std::fill(dst, dst + H, 0.0f);
+    std::copy(y.data + b * N * H, y.data + (b * N + N - 1) * H, dst + H);
+  }
+
+  // a: (B, N, 4H) holds the pre-activations z = bias + x * kernel + h_prev * recurrent, then the
+  // gate activations, then (overwritten step by step in the backward sweep) dL/dz.
+  std::vector<float> a(static_cast<size_t>(B * N * G));
+  for (int64_t r = 0; r < B * N; ++r) std::copy(bias.data, bias.data + G, a.data() + r * G);
+  if (Cin > 0)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, iG, iCin, 1.0f, x.data, iCin,
+                kernel.data, iG, 1.0f, a.data(), iG);
+  if (N > 1)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, iG, iH, 1.0f, h_prev.data(), iH,
+                recurrent.data, iG, 1.0f, a.data(), iG);
+
+  const bool hard = fwd.params.gate == GateActivation::hard_sigmoid;
+  // c: (B, N, H) cell states of every step. The gate loops stay serial, as in the forward, so
+  // OpenMP threads do not spin against the BLAS threads of the per-step GEMMs below.
+  std::vector<float> c(static_cast<size_t>(B * N * H));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t n = 0; n < N; ++n) {
+      float* ar = a.data() + (b * N + n) * G;
+      float* cr = c.data() + (b * N + n) * H;
+      const float* cprev = n > 0 ? cr - H : nullptr;
+      for (int64_t j = 0; j < H; ++j) {
+        const float i = hard ? hard_sigmoid(ar[j]) : sigmoid(ar[j]);
+        const float f = hard ? hard_sigmoid(ar[H + j]) : sigmoid(ar[H + j]);
+        const float g = std::tanh(ar[2 * H + j]);
+        const float o = hard ? hard_sigmoid(ar[3 * H + j]) : sigmoid(ar[3 * H + j]);
+        ar[j] = i;
+        ar[H + j] = f;
+        ar[2 * H + j] = g;
+        ar[3 * H + j] = o;
+        cr[j] = (cprev ? f * cprev[j] : 0.0f) + i * g;
+      }
+    }
+
+  // Gate derivative from the activation s: sigmoid' = s(1 - s); hard_sigmoid' = 0.2 where the
+  // forward's clip was inactive (0 < s < 1, i.e. |z| < 2.5), 0 where it clipped.
+  auto gate_grad = [hard](float s) {
+    if (hard) return s > 0.0f && s < 1.0f ? 0.2f : 0.0f;
+    return s * (1.0f - s);
+  };
+  std::vector<float> dh_rec(static_cast<size_t>(B * H), 0.0f);  // dL/dh_n through step n+1
+  std::vector<float> dc(static_cast<size_t>(B * H), 0.0f);      // dL/dc_n through step n+1
+  for (int64_t n = N - 1; n >= 0; --n) {
+    for (int64_t b = 0; b < B; ++b) {
+      float* ar = a.data() + (b * N + n) * G;  // activations in, dL/dz out
+      const float* cr = c.data() + (b * N + n) * H;
+      const float* cprev = n > 0 ? cr - H : nullptr;
+      const float* dyr = dy.data + (b * N + n) * H;
+      const float* dhr = dh_rec.data() + b * H;
+      float* dcr = dc.data() + b * H;
+      for (int64_t j = 0; j < H; ++j) {
+        const float i = ar[j], f = ar[H + j], g = ar[2 * H + j], o = ar[3 * H + j];
+        const float dh = dyr[j] + dhr[j];
+        const float tc = std::tanh(cr[j]);
+        const float dcj = dcr[j] + dh * o * (1.0f - tc * tc);
+        ar[j] = dcj * g * gate_grad(i);
+        ar[H + j] = cprev ? dcj * cprev[j] * gate_grad(f) : 0.0f;
+        ar[2 * H + j] = dcj * i * (1.0f - g * g);
+        ar[3 * H + j] = dh * tc * gate_grad(o);
+        dcr[j] = dcj * f;
+      }
+    }
+    // dL/dh_{n-1} = dz_n * recurrent^T, (B, 4H) x (4H, H); rows of step n are N rows apart.
+    if (n > 0)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(B), iH, iG, 1.0f,
+                  a.data() + n * G, static_cast<int>(N * G), recurrent.data, iG, 0.0f,
+                  dh_rec.data(), iH);
+  }
+
+  // The weight and input gradients sum over all B*N rows of dz at once.
+  if (dx && Cin > 0)  // dx += dz * kernel^T, (BN, 4H) x (4H, Cin)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, iCin, iG, 1.0f, a.data(), iG,
+                kernel.data, iG, 1.0f, dx, iCin);
+  if (dkernel && Cin > 0)  // dkernel += x^T * dz, (Cin, BN) x (BN, 4H)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, iCin, iG, M, 1.0f, x.data, iCin, a.data(),
+                iG, 1.0f, dkernel, iG);
+  if (drecurrent && N > 1)  // drecurrent += sum_n h_{n-1}^T * dz_n, (H, BN) x (BN, 4H)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, iH, iG, M, 1.0f, h_prev.data(), iH,
+                a.data(), iG, 1.0f, drecurrent, iG);
+  if (dbias) {  // dbias += dz^T * ones
+    const std::vector<float> ones(static_cast<size_t>(B * N), 1.0f);
+    cblas_sgemv(CblasRowMajor, CblasTrans, M, iG, 1.0f, a.data(), iG, ones.data(), 1, 1.0f, dbias,
+                1);
+  }
+}
+
 }  // namespace sr::cpu

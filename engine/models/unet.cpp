@@ -9,6 +9,9 @@ namespace sr {
 
 namespace {
 
+constexpr float kBlockDropout = 0.5f;    // bottleneck and up blocks (spec 1)
+constexpr float kEncoderDropout = 0.1f;  // AFiLM encoder (spec 4)
+
 // FiLM block sizes (spec 1.2); steps = sequence length at the site.
 int64_t level_block(const ModelConfig& c, int level, int64_t steps) {
   return std::max<int64_t>(1, std::min<int64_t>(steps, c.base_block >> level));
@@ -25,7 +28,15 @@ int64_t up_block(const ModelConfig& c, int l, int64_t length) {
 
 class UNetBuilder {
  public:
-  UNetBuilder(const ModelConfig& c, Graph& g) : c_(c), g_(g) {}
+  UNetBuilder(const ModelConfig& c, Graph& g, bool training) : c_(c), g_(g), training_(training) {}
+
+  // Dropout exists only in training graphs (identity at inference in every original).
+  int dropout(int x, const std::string& name, float rate) {
+    if (!training_) return x;
+    OpParams p;
+    p.rate = rate;
+    return g_.add(Op::dropout, p, {x}, {}, name);
+  }
 
   int conv(int x, const std::string& prefix, int64_t cin, int64_t cout, int kernel, int dilation) {
     g_.declare_weight(prefix + ".weight", {kernel, cin, cout});
@@ -78,9 +89,11 @@ class UNetBuilder {
     return g_.add(Op::layer_norm, p, {x}, {prefix + ".gamma", prefix + ".beta"}, prefix);
   }
 
-  // Post-LayerNorm encoder layers over the block sequence (spec 4 step 2), no dropout.
+  // Post-LayerNorm encoder layers over the block sequence (spec 4 step 2); dropout only in
+  // training graphs.
   int transformer(int x, const std::string& prefix, int64_t d) {
-    int z = unary(Op::pos_encoding, x, prefix + ".positions");
+    int z = dropout(unary(Op::pos_encoding, x, prefix + ".positions"), prefix + ".positions.drop",
+                    kEncoderDropout);
     for (int j = 0; j < c_.attention_layers; ++j) {
       const std::string layer = prefix + ".layers." + std::to_string(j);
       int q = linear(z, layer + ".attn.query", d, d);
@@ -89,11 +102,11 @@ class UNetBuilder {
       OpParams heads;
       heads.heads = c_.attention_heads;
       int a = g_.add(Op::attention, heads, {q, k, v}, {}, layer + ".attn");
-      a = linear(a, layer + ".attn.out", d, d);
+      a = dropout(linear(a, layer + ".attn.out", d, d), layer + ".attn.drop", kEncoderDropout);
       int z1 =
           layer_norm(g_.add(Op::add, {}, {z, a}, {}, layer + ".residual1"), layer + ".norm1", d);
       int f = linear(z1, layer + ".ff1", d, c_.ff_dim, /*relu=*/true);
-      f = linear(f, layer + ".ff2", c_.ff_dim, d);
+      f = dropout(linear(f, layer + ".ff2", c_.ff_dim, d), layer + ".ff.drop", kEncoderDropout);
       z = layer_norm(g_.add(Op::add, {}, {z1, f}, {}, layer + ".residual2"), layer + ".norm2", d);
     }
     return z;
@@ -102,6 +115,7 @@ class UNetBuilder {
  private:
   const ModelConfig& c_;
   Graph& g_;
+  const bool training_;
 };
 
 }  // namespace
@@ -120,7 +134,7 @@ void check_input_length(const ModelConfig& c, int64_t length) {
     fail("input length ", length, " does not split into whole FiLM blocks in the bottleneck");
 }
 
-Graph build_graph(const ModelConfig& c, int64_t batch, int64_t length) {
+Graph build_graph(const ModelConfig& c, int64_t batch, int64_t length, bool training) {
   SR_CHECK(c.layers >= 1 && static_cast<int>(c.filters.size()) == c.layers &&
                static_cast<int>(c.kernels.size()) == c.layers,
            "config: filters and kernels need one entry per layer");
@@ -128,7 +142,7 @@ Graph build_graph(const ModelConfig& c, int64_t batch, int64_t length) {
   check_input_length(c, length);
 
   Graph g;
-  UNetBuilder b(c, g);
+  UNetBuilder b(c, g, training);
   OpParams leaky;
   leaky.alpha = c.leaky_alpha;
   const int input = g.add_input({batch, length, 1}, "input");
@@ -147,6 +161,7 @@ Graph build_graph(const ModelConfig& c, int64_t batch, int64_t length) {
 
   x = b.conv(x, "bottleneck.conv", channels, c.bottleneck_filters, c.bottleneck_kernel, c.dilation);
   x = b.unary(Op::max_pool2, x, "bottleneck.pool");
+  x = b.dropout(x, "bottleneck.drop", kBlockDropout);
   x = b.unary(Op::leaky_relu, x, "bottleneck.act", leaky);
   x = b.film(x, "bottleneck.film", bottleneck_block(c, length));
   channels = c.bottleneck_filters;
@@ -156,6 +171,7 @@ Graph build_graph(const ModelConfig& c, int64_t batch, int64_t length) {
   for (int l = c.layers - 1; l >= 0; --l) {
     const std::string prefix = "up." + std::to_string(l);
     x = b.conv(x, prefix + ".conv", channels, 2 * c.filters[l], c.kernels[l], c.dilation);
+    x = b.dropout(x, prefix + ".drop", kBlockDropout);
     x = b.unary(Op::relu, x, prefix + ".act");
     x = b.unary(Op::subpixel, x, prefix + ".subpixel", shuffle);
     x = b.film(x, prefix + ".film", up_block(c, l, length));

@@ -65,8 +65,11 @@ Shape infer_shape(Op op, const OpParams& p, const std::vector<Shape>& in,
       return {x.b, x.l / 2, x.c};
     case Op::leaky_relu:
     case Op::relu:
+    case Op::dropout:
     case Op::layer_norm:
     case Op::pos_encoding:
+      if (op == Op::dropout)
+        SR_CHECK(p.rate >= 0.0f && p.rate < 1.0f, "dropout: rate ", p.rate, " outside [0, 1)");
       if (op == Op::layer_norm) {
         expect_dims(op, w[0], {x.c}, "gamma");
         expect_dims(op, w[1], {x.c}, "beta");

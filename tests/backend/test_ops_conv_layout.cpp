@@ -1,10 +1,11 @@
-// CPU reference ops of the conv / pooling / layout families against naive double-precision loops
-// written here from the formulas in spec/MODELS.md sections 1.1, 2 and 3.
+// CPU reference ops of the conv / pooling / layout families against the naive double-precision
+// loops of naive_ops.h (the formulas of spec/MODELS.md sections 1.1, 2 and 3).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
+#include "backend/naive_ops.h"
 #include "cpu/cpu_ops.h"
 #include "sr/error.h"
 #include "test_util.h"
@@ -14,6 +15,7 @@ namespace {
 using sr::HostTensor;
 using sr::OpCall;
 using sr::Shape;
+using sr::naive::to_double;
 using sr::test::poisoned_tensor;
 using sr::test::random_tensor;
 using sr::test::random_vector;
@@ -22,29 +24,7 @@ using sr::test::random_vector;
 // a zero reference cannot divide by zero.
 constexpr double kExactAtol = 1e-30;
 
-struct ConvCase {
-  int64_t b, l, cin, cout, k, dilation;
-};
-
-// y[b,t,co] = bias[co] + sum_j sum_ci w[j,ci,co] x[b, t + d(j - (K-1)/2), ci], in double.
-std::vector<double> conv1d_reference(const HostTensor& x, const std::vector<float>& w,
-                                     const std::vector<float>& bias, const ConvCase& p) {
-  std::vector<double> y(static_cast<size_t>(p.b * p.l * p.cout));
-  const int64_t half = (p.k - 1) / 2;
-  for (int64_t b = 0; b < p.b; ++b)
-    for (int64_t t = 0; t < p.l; ++t)
-      for (int64_t co = 0; co < p.cout; ++co) {
-        double acc = bias[co];
-        for (int64_t j = 0; j < p.k; ++j) {
-          const int64_t s = t + p.dilation * (j - half);
-          if (s < 0 || s >= p.l) continue;
-          for (int64_t ci = 0; ci < p.cin; ++ci)
-            acc += double(w[(j * p.cin + ci) * p.cout + co]) * double(x.at(b, s, ci));
-        }
-        y[(b * p.l + t) * p.cout + co] = acc;
-      }
-  return y;
-}
+using ConvCase = sr::naive::ConvDims;
 
 }  // namespace
 
@@ -82,7 +62,9 @@ TEST_CASE("conv1d_fwd matches a direct double-precision convolution", "[ops][con
       // float32 sum of n = Cin*K products with |term| <= 1: the sum is ~sqrt(n)/3 in size and its
       // rounding error ~1e-7*n at worst; 1e-5*sqrt(n) keeps >10x margin, an index bug gives O(0.1).
       const double tol = 1e-5 * std::sqrt(double(p.cin * p.k));
-      SR_REQUIRE_CLOSE(y.values, conv1d_reference(x, w, bias, p), tol, tol);
+      SR_REQUIRE_CLOSE(y.values,
+                       sr::naive::conv1d(to_double(x.values), to_double(w), to_double(bias), p),
+                       tol, tol);
     }
   }
 }
@@ -109,7 +91,6 @@ TEST_CASE("leaky_relu_fwd and relu_fwd match their formulas", "[ops][elementwise
   HostTensor x = random_tensor(shape, 11);
   OpCall call;
   call.inputs[0] = x.view();
-  std::vector<double> ref(x.values.size());
 
   SECTION("leaky_relu") {
     HostTensor y = poisoned_tensor(shape);
@@ -117,10 +98,7 @@ TEST_CASE("leaky_relu_fwd and relu_fwd match their formulas", "[ops][elementwise
     call.params.alpha = 0.2f;
     call.output = y.view();
     sr::cpu::leaky_relu_fwd(call);
-    for (size_t i = 0; i < ref.size(); ++i) {
-      const double v = x.values[i];
-      ref[i] = v > 0 ? v : double(0.2f) * v;
-    }
+    const std::vector<double> ref = sr::naive::leaky_relu(to_double(x.values), double(0.2f));
     // One float multiply, correctly rounded: relative error <= 2^-24.
     SR_REQUIRE_CLOSE(y.values, ref, kExactAtol, 1e-7);
   }
@@ -129,7 +107,7 @@ TEST_CASE("leaky_relu_fwd and relu_fwd match their formulas", "[ops][elementwise
     call.op = sr::Op::relu;
     call.output = y.view();
     sr::cpu::relu_fwd(call);
-    for (size_t i = 0; i < ref.size(); ++i) ref[i] = std::max(0.0, double(x.values[i]));
+    const std::vector<double> ref = sr::naive::relu(to_double(x.values));
     // Selection only: exact.
     SR_REQUIRE_CLOSE(y.values, ref, kExactAtol, 1e-12);
   }
@@ -146,8 +124,7 @@ TEST_CASE("add_fwd matches a + b", "[ops][elementwise]") {
   call.inputs[1] = b.view();
   call.output = y.view();
   sr::cpu::add_fwd(call);
-  std::vector<double> ref(y.values.size());
-  for (size_t i = 0; i < ref.size(); ++i) ref[i] = double(a.values[i]) + double(b.values[i]);
+  const std::vector<double> ref = sr::naive::add(to_double(a.values), to_double(b.values));
   // One float add, correctly rounded: relative error <= 2^-24.
   SR_REQUIRE_CLOSE(y.values, ref, kExactAtol, 1e-7);
 }
@@ -163,11 +140,7 @@ TEST_CASE("max_pool2_fwd takes the max of each pair and drops an odd tail", "[op
       call.inputs[0] = x.view();
       call.output = y.view();
       sr::cpu::max_pool2_fwd(call);
-      std::vector<double> ref;
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t t = 0; t < Lo; ++t)
-          for (int64_t c = 0; c < C; ++c)
-            ref.push_back(std::max(x.at(b, 2 * t, c), x.at(b, 2 * t + 1, c)));
+      const std::vector<double> ref = sr::naive::max_pool2(to_double(x.values), x.shape);
       // Selection only: exact.
       SR_REQUIRE_CLOSE(y.values, ref, kExactAtol, 1e-12);
     }
@@ -190,14 +163,7 @@ TEST_CASE("block_max_pool_fwd takes the max over each block of S rows", "[ops][p
       call.inputs[0] = x.view();
       call.output = y.view();
       sr::cpu::block_max_pool_fwd(call);
-      std::vector<double> ref;
-      for (int64_t b = 0; b < p.b; ++b)
-        for (int64_t n = 0; n < N; ++n)
-          for (int64_t c = 0; c < p.c; ++c) {
-            double m = -INFINITY;
-            for (int64_t j = 0; j < p.s; ++j) m = std::max(m, double(x.at(b, n * p.s + j, c)));
-            ref.push_back(m);
-          }
+      const std::vector<double> ref = sr::naive::block_max_pool(to_double(x.values), x.shape, p.s);
       // Selection only: exact.
       SR_REQUIRE_CLOSE(y.values, ref, kExactAtol, 1e-12);
     }
@@ -235,12 +201,7 @@ TEST_CASE("subpixel_fwd follows the tf and pt channel orders", "[ops][subpixel]"
     const bool tf = order == sr::SubpixelOrder::tf;
     DYNAMIC_SECTION((tf ? "tf" : "pt")) {
       HostTensor y = run_subpixel(x, order);
-      std::vector<double> ref(size_t(B * 2 * W * C));
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t w = 0; w < W; ++w)
-          for (int64_t k = 0; k < 2; ++k)
-            for (int64_t c = 0; c < C; ++c)
-              ref[(b * 2 * W + 2 * w + k) * C + c] = x.at(b, w, tf ? k * C + c : 2 * c + k);
+      const std::vector<double> ref = sr::naive::subpixel(to_double(x.values), x.shape, order);
       // Pure permutation: exact.
       SR_REQUIRE_CLOSE(y.values, ref, kExactAtol, 1e-12);
     }
@@ -268,11 +229,8 @@ TEST_CASE("concat_fwd puts a's channels first", "[ops][concat]") {
   call.inputs[1] = b.view();
   call.output = y.view();
   sr::cpu::concat_fwd(call);
-  std::vector<double> ref;
-  for (int64_t i = 0; i < B; ++i)
-    for (int64_t l = 0; l < L; ++l)
-      for (int64_t c = 0; c < C1 + C2; ++c)
-        ref.push_back(c < C1 ? a.at(i, l, c) : b.at(i, l, c - C1));
+  const std::vector<double> ref =
+      sr::naive::concat(to_double(a.values), a.shape, to_double(b.values), b.shape);
   // Copy only: exact.
   SR_REQUIRE_CLOSE(y.values, ref, kExactAtol, 1e-12);
 }
@@ -294,12 +252,8 @@ TEST_CASE("modulate_fwd scales each block of S rows by its modulation row", "[op
       call.inputs[1] = m.view();
       call.output = y.view();
       sr::cpu::modulate_fwd(call);
-      std::vector<double> ref;
-      for (int64_t b = 0; b < p.b; ++b)
-        for (int64_t n = 0; n < p.n; ++n)
-          for (int64_t j = 0; j < p.s; ++j)
-            for (int64_t c = 0; c < p.c; ++c)
-              ref.push_back(double(x.at(b, n * p.s + j, c)) * double(m.at(b, n, c)));
+      const std::vector<double> ref =
+          sr::naive::modulate(to_double(x.values), x.shape, to_double(m.values), p.s);
       // One float multiply, correctly rounded: relative error <= 2^-24.
       SR_REQUIRE_CLOSE(y.values, ref, kExactAtol, 1e-7);
     }

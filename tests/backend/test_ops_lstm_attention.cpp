@@ -1,10 +1,11 @@
-// CPU ops of the FiLM blocks (lstm, linear, attention, layer_norm, pos_encoding) against naive
-// float64 references written here, independently of engine/cpu.
+// CPU ops of the FiLM blocks (lstm, linear, attention, layer_norm, pos_encoding) against the naive
+// float64 references of naive_seq_ops.h, written independently of engine/cpu.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "backend/naive_seq_ops.h"
 #include "cpu/cpu_ops.h"
 #include "sr/error.h"
 #include "test_util.h"
@@ -19,6 +20,8 @@ using sr::test::poisoned_tensor;
 using sr::test::random_tensor;
 using sr::test::random_vector;
 using sr::test::weight_view;
+using sr::test::naive::to_double;
+namespace naive = sr::test::naive;
 
 constexpr double kEps32 = std::numeric_limits<float>::epsilon();  // 1.19e-7
 
@@ -30,42 +33,6 @@ double max_abs(const std::vector<float>& v) {
 
 // ---------------------------------------------------------------------------------------------
 // LSTM
-
-double ref_gate(double z, bool hard) {
-  if (hard) return std::clamp(0.2 * z + 0.5, 0.0, 1.0);
-  return 1.0 / (1.0 + std::exp(-z));
-}
-
-// Keras layout: kernel[c][gate*H + j], recurrent[m][gate*H + j], gates in order i, f, g, o.
-std::vector<double> lstm_reference(const HostTensor& x, const std::vector<float>& kernel,
-                                   const std::vector<float>& recurrent,
-                                   const std::vector<float>& bias, int64_t H, bool hard) {
-  const int64_t B = x.shape.b, N = x.shape.l, Cin = x.shape.c;
-  std::vector<double> out(static_cast<size_t>(B * N * H));
-  for (int64_t b = 0; b < B; ++b) {
-    std::vector<double> h(H, 0.0), c(H, 0.0), h_next(H);
-    for (int64_t n = 0; n < N; ++n) {
-      for (int64_t j = 0; j < H; ++j) {
-        double z[4];
-        for (int gate = 0; gate < 4; ++gate) {
-          const int64_t col = gate * H + j;
-          double s = bias[col];
-          for (int64_t ci = 0; ci < Cin; ++ci)
-            s += double(x.at(b, n, ci)) * kernel[ci * 4 * H + col];
-          for (int64_t m = 0; m < H; ++m) s += h[m] * recurrent[m * 4 * H + col];
-          z[gate] = s;
-        }
-        const double in_gate = ref_gate(z[0], hard), forget = ref_gate(z[1], hard);
-        const double cand = std::tanh(z[2]), out_gate = ref_gate(z[3], hard);
-        c[j] = forget * c[j] + in_gate * cand;
-        h_next[j] = out_gate * std::tanh(c[j]);
-      }
-      h = h_next;
-      for (int64_t j = 0; j < H; ++j) out[(b * N + n) * H + j] = h[j];
-    }
-  }
-  return out;
-}
 
 TEST_CASE("lstm_fwd matches a float64 recurrence", "[ops][lstm]") {
   struct Case {
@@ -96,7 +63,8 @@ TEST_CASE("lstm_fwd matches a float64 recurrence", "[ops][lstm]") {
       call.output = y.view();
       sr::cpu::lstm_fwd(call);
 
-      const auto ref = lstm_reference(x, kernel, recurrent, bias, cs.H, hard);
+      const auto ref = naive::lstm(to_double(x.values), x.shape, to_double(kernel),
+                                   to_double(recurrent), to_double(bias), cs.H, hard);
       // Each step rounds sums of Cin + H bounded products in float32 and the cell state carries
       // that error forward (forget gate up to 1): random-walk growth in (Cin + H) * N terms.
       const double atol = 2 * kEps32 * std::sqrt(static_cast<double>((cs.Cin + cs.H) * cs.N));
@@ -144,16 +112,11 @@ TEST_CASE("linear_fwd matches x*W + b with optional ReLU", "[ops][linear]") {
       call.output = y.view();
       sr::cpu::linear_fwd(call);
 
-      std::vector<double> ref(static_cast<size_t>(B * N * Dout));
-      size_t negatives = 0;
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t n = 0; n < N; ++n)
-          for (int64_t o = 0; o < Dout; ++o) {
-            double s = bias[o];
-            for (int64_t i = 0; i < Din; ++i) s += double(x.at(b, n, i)) * w[i * Dout + o];
-            negatives += s < 0;
-            ref[(b * N + n) * Dout + o] = relu ? std::max(s, 0.0) : s;
-          }
+      std::vector<double> preacts;
+      const auto ref = naive::linear(to_double(x.values), B * N, Din, to_double(w), to_double(bias),
+                                     Dout, relu, &preacts);
+      const auto negatives =
+          std::count_if(preacts.begin(), preacts.end(), [](double z) { return z < 0; });
       REQUIRE(negatives > 0);  // the ReLU case really clips something
       // A float32 dot product of Din terms of magnitude <= 1: error <= Din * eps32 (worst case).
       SR_REQUIRE_CLOSE(y.values, ref, Din * kEps32, 8 * kEps32);
@@ -163,35 +126,6 @@ TEST_CASE("linear_fwd matches x*W + b with optional ReLU", "[ops][linear]") {
 
 // ---------------------------------------------------------------------------------------------
 // attention
-
-// Naive multi-head softmax attention in double; returns the output and the largest |score|.
-std::vector<double> attention_reference(const HostTensor& q, const HostTensor& k,
-                                        const HostTensor& v, int64_t heads, double* max_score) {
-  const int64_t B = q.shape.b, N = q.shape.l, D = q.shape.c, dh = D / heads;
-  std::vector<double> out(static_cast<size_t>(B * N * D));
-  *max_score = 0;
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < heads; ++h)
-      for (int64_t i = 0; i < N; ++i) {
-        std::vector<double> s(N);
-        for (int64_t j = 0; j < N; ++j) {
-          double dot = 0;
-          for (int64_t t = 0; t < dh; ++t)
-            dot += double(q.at(b, i, h * dh + t)) * k.at(b, j, h * dh + t);
-          s[j] = dot / std::sqrt(double(dh));
-          *max_score = std::max(*max_score, std::fabs(s[j]));
-        }
-        const double m = *std::max_element(s.begin(), s.end());
-        double total = 0;
-        for (double& e : s) total += (e = std::exp(e - m));
-        for (int64_t t = 0; t < dh; ++t) {
-          double acc = 0;
-          for (int64_t j = 0; j < N; ++j) acc += s[j] * v.at(b, j, h * dh + t);
-          out[(b * N + i) * D + h * dh + t] = acc / total;
-        }
-      }
-  return out;
-}
 
 TEST_CASE("attention_fwd matches naive multi-head softmax attention", "[ops][attention]") {
   const int64_t heads = 8, B = 2;
@@ -216,7 +150,8 @@ TEST_CASE("attention_fwd matches naive multi-head softmax attention", "[ops][att
         sr::cpu::attention_fwd(call);
 
         double max_score = 0;
-        const auto ref = attention_reference(q, k, v, heads, &max_score);
+        const auto ref = naive::attention(to_double(q.values), to_double(k.values),
+                                          to_double(v.values), q.shape, heads, &max_score);
         // A float32 score is off by ~eps32*|score|, which moves each softmax weight by that
         // relative amount, and the mix of N values adds ~eps32*sqrt(N); both scale with max|v|.
         const double atol = 4 * kEps32 * (max_score + std::sqrt(double(N))) * max_abs(v.values);
@@ -263,19 +198,8 @@ TEST_CASE("layer_norm_fwd matches a two-pass float64 layer norm", "[ops][layer_n
     call.output = y.view();
     sr::cpu::layer_norm_fwd(call);
 
-    std::vector<double> ref(static_cast<size_t>(B * N * D));
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t n = 0; n < N; ++n) {
-        double mean = 0, var = 0;
-        for (int64_t i = 0; i < D; ++i) mean += x.at(b, n, i);
-        mean /= D;
-        for (int64_t i = 0; i < D; ++i) var += (x.at(b, n, i) - mean) * (x.at(b, n, i) - mean);
-        var /= D;
-        for (int64_t i = 0; i < D; ++i)
-          ref[(b * N + n) * D + i] =
-              (x.at(b, n, i) - mean) / std::sqrt(var + double(call.params.eps)) * gamma[i] +
-              beta[i];
-      }
+    const auto ref = naive::layer_norm(to_double(x.values), B * N, D, to_double(gamma),
+                                       to_double(beta), double(call.params.eps));
     // Statistics are exact in double on both sides; only the final cast to float32 differs.
     SR_REQUIRE_CLOSE(y.values, ref, 2 * kEps32, 2 * kEps32);
   }
@@ -318,14 +242,7 @@ TEST_CASE("pos_encoding_fwd adds the sinusoid table to x*sqrt(D)", "[ops][pos_en
       call.output = y.view();
       sr::cpu::pos_encoding_fwd(call);
 
-      std::vector<double> ref(static_cast<size_t>(B * N * D));
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t n = 0; n < N; ++n)
-          for (int64_t i = 0; i < D; ++i) {
-            const double rate = std::pow(1e4, -double(i - i % 2) / double(D));
-            const double pe = i % 2 ? std::cos(n * rate) : std::sin(n * rate);
-            ref[(b * N + n) * D + i] = x.at(b, n, i) * std::sqrt(double(D)) + pe;
-          }
+      const auto ref = naive::pos_encoding(to_double(x.values), x.shape);
       // Three float32 roundings (sqrt, product, sum) on terms up to |x|*sqrt(D) + 1.
       const double atol = 4 * kEps32 * (max_abs(x.values) * std::sqrt(double(D)) + 1);
       SR_REQUIRE_CLOSE(y.values, ref, atol, 8 * kEps32);

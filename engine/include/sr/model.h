@@ -53,8 +53,10 @@ ModelConfig config_from_metadata(const std::map<std::string, std::string>& metad
 // Throws unless `length` is a valid network input length for this config (pooling and blocks).
 void check_input_length(const ModelConfig& config, int64_t length);
 
-// Input (batch, length, 1) -> output (batch, length, 1): net(x) + x.
-Graph build_graph(const ModelConfig& config, int64_t batch, int64_t length);
+// Input (batch, length, 1) -> output (batch, length, 1): net(x) + x. A training graph adds the
+// originals' dropout nodes (0.5 in the bottleneck and up blocks, 0.1 in the AFiLM encoder); their
+// seeds are set by the trainer each step.
+Graph build_graph(const ModelConfig& config, int64_t batch, int64_t length, bool training = false);
 
 }  // namespace sr
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@ namespace sr {
 //   modulate        x (B,L,C), m (B,L/S,C)                               (B,L,C)        block S
 //   concat          a (B,L,C1), b (B,L,C2)                               (B,L,C1+C2)
 //   add             a, b (same shape)                                    same
+//   dropout         x                                                    same           rate, seed
 // clang-format on
 #define SR_OP_LIST(X)     \
   X(conv1d, 1, 2)         \
@@ -42,7 +44,8 @@ namespace sr {
   X(pos_encoding, 1, 0)   \
   X(modulate, 2, 0)       \
   X(concat, 2, 0)         \
-  X(add, 2, 0)
+  X(add, 2, 0)             \
+  X(dropout, 1, 0)
 
 enum class Op {
 #define SR_OP_ENUM(name, n_in, n_w) name,
@@ -80,6 +83,8 @@ struct OpParams {
   bool relu = false;  // linear: ReLU fused after the bias
   int heads = 1;      // attention
   float eps = 1e-6f;  // layer_norm
+  float rate = 0.0f;   // dropout: probability of zeroing; kept values are scaled by 1/(1-rate)
+  uint64_t seed = 0;   // dropout: the mask is a pure function of (seed, element index)
 };
 
 // Shape rule of every op; throws sr::Error on inconsistent inputs or weights.
@@ -93,6 +98,17 @@ struct OpCall {
   std::array<TensorView, kMaxOpInputs> inputs{};
   std::array<WeightView, kMaxOpWeights> weights{};
   TensorView output;
+};
+
+// Backward of one node. Gradients are accumulated (+=), so a value read by several nodes needs no
+// extra pass: the trainer zeroes them once per step. A null grad_inputs[i].data or grad_weights[i]
+// means that gradient is not wanted. Backward passes recompute what they need (gates, softmax,
+// statistics) from the forward's inputs and output instead of saving it.
+struct OpGradCall {
+  OpCall forward;          // the call the forward ran; its output holds the forward result
+  TensorView grad_output;  // dL/d(output), same shape as the output
+  std::array<TensorView, kMaxOpInputs> grad_inputs{};
+  std::array<float*, kMaxOpWeights> grad_weights{};  // same dims as forward.weights[i]
 };
 
 }  // namespace sr

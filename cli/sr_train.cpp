@@ -1,0 +1,364 @@
+// sr-train: train a TFiLM/AFiLM/AudioUNet from scratch (or resume) on HDF5 patches.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <random>
+
+#include "args.h"
+#include "sr/backend.h"
+#include "sr/io/atomic_file.h"
+#include "sr/io/hdf5_patches.h"
+#include "sr/metrics.h"
+#include "sr/model.h"
+#include "sr/trainer.h"
+#include "sr/weights.h"
+
+namespace {
+
+using sr::cli::UsageError;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string train, val, out = "run", model = "tfilm", resume, filters, kernels, block_policy,
+                          subpixel_order, loss = "mse";
+  int r = 0, epochs = 20, batch = 16, layers = 4, bottleneck_filters = 512, bottleneck_kernel = 9,
+      ff_dim = 2048, attention_layers = 4, patience = 5, halve_after = 3, crop = 0, seed = 1,
+      sample_rate = 16000, max_batches = 0, val_max = 0;
+  std::string lr = "3e-4", weight_decay = "0", clip_norm = "0";
+  bool quiet = false;
+};
+
+float parse_float(const std::string& flag, const std::string& text) {
+  size_t used = 0;
+  float v = 0;
+  try {
+    v = std::stof(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || !std::isfinite(v) || v < 0)
+    throw UsageError(flag + " expects a non-negative number, got '" + text + "'");
+  return v;
+}
+
+std::vector<int> parse_list(const std::string& flag, const std::string& text) {
+  std::vector<int> v;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    v.push_back(sr::cli::parse_int(flag, text.substr(start, comma - start), 1, 1 << 16));
+    start = comma + 1;
+  }
+  return v;
+}
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+sr::ModelConfig config_from_flags(const Options& o, int64_t patch) {
+  sr::ModelConfig c = sr::default_config(sr::parse_arch(o.model));
+  if (o.layers != c.layers && (o.filters.empty() || o.kernels.empty()))
+    throw UsageError("--layers other than 4 needs --filters and --kernels");
+  c.layers = o.layers;
+  if (!o.filters.empty()) c.filters = parse_list("--filters", o.filters);
+  if (!o.kernels.empty()) c.kernels = parse_list("--kernels", o.kernels);
+  if (static_cast<int>(c.filters.size()) != c.layers ||
+      static_cast<int>(c.kernels.size()) != c.layers)
+    throw UsageError("--filters and --kernels need one entry per layer");
+  c.bottleneck_filters = o.bottleneck_filters;
+  c.bottleneck_kernel = o.bottleneck_kernel;
+  c.ff_dim = o.ff_dim;
+  c.attention_layers = o.attention_layers;
+  if (!o.block_policy.empty()) {
+    if (o.block_policy != "tf" && o.block_policy != "pt")
+      throw UsageError("--block-policy must be tf or pt");
+    c.block_policy = o.block_policy == "pt" ? sr::BlockPolicy::pt : sr::BlockPolicy::tf;
+  }
+  if (!o.subpixel_order.empty()) {
+    if (o.subpixel_order != "tf" && o.subpixel_order != "pt")
+      throw UsageError("--subpixel-order must be tf or pt");
+    c.subpixel_order = o.subpixel_order == "pt" ? sr::SubpixelOrder::pt : sr::SubpixelOrder::tf;
+  }
+  c.patch_length = static_cast<int>(patch);
+  c.sample_rate = o.sample_rate;
+  c.ratio = o.r;
+  return sr::config_from_metadata(sr::config_to_metadata(c));  // validates
+}
+
+// Loss curves as a small standalone SVG (no plotting dependency).
+void write_svg(const std::string& path, const std::vector<double>& train,
+               const std::vector<double>& val) {
+  const double w = 640, h = 400, m = 50;
+  double lo = 1e300, hi = -1e300;
+  for (const auto* series : {&train, &val})
+    for (double v : *series)
+      if (v > 0) lo = std::min(lo, std::log10(v)), hi = std::max(hi, std::log10(v));
+  if (!(hi > lo)) hi = lo + 1;
+  const size_t n = std::max<size_t>(2, std::max(train.size(), val.size()));
+  auto x = [&](size_t i) { return m + (w - 2 * m) * i / (n - 1); };
+  auto y = [&](double v) { return h - m - (h - 2 * m) * (std::log10(v) - lo) / (hi - lo); };
+  sr::AtomicFile file(path);
+  {
+    std::ofstream f(file.temp_path());
+    f << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << h
+      << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' "
+         "fill='white'/>\n";
+    f << "<line x1='" << m << "' y1='" << h - m << "' x2='" << w - m << "' y2='" << h - m
+      << "' stroke='black'/><line x1='" << m << "' y1='" << m << "' x2='" << m << "' y2='"
+      << h - m << "' stroke='black'/>\n";
+    f << "<text x='" << w / 2 << "' y='" << h - 15 << "' text-anchor='middle'>epoch</text>\n";
+    f << "<text x='" << m << "' y='" << m - 10 << "'>loss (log scale) " << std::pow(10, lo)
+      << " .. " << std::pow(10, hi) << "</text>\n";
+    const char* colors[2] = {"#1f77b4", "#d62728"};
+    const char* names[2] = {"train", "validation"};
+    int k = 0;
+    for (const auto* series : {&train, &val}) {
+      f << "<polyline fill='none' stroke-width='2' stroke='" << colors[k] << "' points='";
+      for (size_t i = 0; i < series->size(); ++i)
+        if ((*series)[i] > 0) f << x(i) << "," << y((*series)[i]) << " ";
+      f << "'/>\n<text x='" << w - m - 90 << "' y='" << m + 15 * k << "' fill='" << colors[k]
+        << "'>" << names[k] << "</text>\n";
+      ++k;
+    }
+    f << "</svg>\n";
+    if (!f) sr::fail(path, ": write failed");
+  }
+  file.commit();
+}
+
+struct ValResult {
+  double loss = 0, snr = 0, spline_snr = 0, lsd = 0, spline_lsd = 0;
+};
+
+ValResult validate(sr::Trainer& trainer, const sr::PatchFile& val, int64_t patch, int batch,
+                   int64_t max_patches) {
+  const int64_t count = max_patches > 0 ? std::min(max_patches, val.count()) : val.count();
+  const int64_t file_length = val.length();
+  std::vector<float> data(batch * file_length), label(batch * file_length);
+  std::vector<float> x(batch * patch), t(batch * patch), y(batch * patch);
+  std::vector<float> all_ref, all_model, all_spline;
+  ValResult r;
+  double weight = 0;
+  for (int64_t first = 0; first < count; first += batch) {
+    const int64_t n = std::min<int64_t>(batch, count - first);
+    val.read(first, n, data.data(), label.data());
+    for (int64_t p = 0; p < n; ++p) {  // the central crop when patches are longer than the model's
+      const int64_t off = (file_length - patch) / 2;
+      std::copy_n(&data[p * file_length + off], patch, &x[p * patch]);
+      std::copy_n(&label[p * file_length + off], patch, &t[p * patch]);
+    }
+    trainer.predict(x.data(), n, patch, y.data());
+    r.loss += sr::loss_and_grad(sr::LossKind::mse, y.data(), t.data(), n, patch, nullptr) * n;
+    weight += n;
+    all_ref.insert(all_ref.end(), t.begin(), t.begin() + n * patch);
+    all_model.insert(all_model.end(), y.begin(), y.begin() + n * patch);
+    all_spline.insert(all_spline.end(), x.begin(), x.begin() + n * patch);
+  }
+  r.loss /= weight;
+  r.snr = sr::snr_db(all_ref, all_model);
+  r.spline_snr = sr::snr_db(all_ref, all_spline);
+  r.lsd = sr::lsd_k21(all_ref.data(), all_model.data(), all_ref.size());
+  r.spline_lsd = sr::lsd_k21(all_ref.data(), all_spline.data(), all_ref.size());
+  return r;
+}
+
+int run(int argc, char** argv) {
+  Options o;
+  sr::cli::ArgParser p(
+      "sr-train", "sr-train --train T.h5 --val V.h5 --model tfilm --r R --out DIR [options]",
+      "Trains a network from scratch on HDF5 patches made by sr-prep (or the originals'\n"
+      "prep_vctk.py `data`/`label`, or the PyTorch port's `X`/`Y`). Each epoch validates (MSE, SNR,\n"
+      "LSD next to the spline baseline), writes DIR/checkpoint.safetensors (resumable) and, when\n"
+      "validation improves, DIR/model.safetensors (what sr-infer loads), appends to DIR/log.csv\n"
+      "and redraws DIR/loss.svg. Files are replaced atomically: killing the run loses at most the\n"
+      "current epoch.");
+  p.option("train", 0, "FILE", "training patches (.h5)", &o.train);
+  p.option("val", 0, "FILE", "validation patches (.h5)", &o.val);
+  p.option("out", 'o', "DIR", "output directory", &o.out);
+  p.option("model", 'm', "NAME", "audiounet, tfilm or afilm", &o.model);
+  p.option("r", 'r', "R", "upscaling ratio the data was made for (recorded in the model)", &o.r);
+  p.option("epochs", 'e', "N", "epochs", &o.epochs);
+  p.option("batch-size", 'b', "N", "patches per step", &o.batch);
+  p.option("lr", 0, "LR", "Adam learning rate", &o.lr);
+  p.option("loss", 0, "NAME", "mse (PyTorch port) or rmse (TF original, per patch)", &o.loss);
+  p.option("weight-decay", 0, "W", "AdamW decoupled weight decay", &o.weight_decay);
+  p.option("clip-norm", 0, "N", "global gradient-norm clipping, 0 = off", &o.clip_norm);
+  p.option("layers", 0, "N", "down blocks", &o.layers);
+  p.option("filters", 0, "LIST", "filters per level (default 128,256,512,512)", &o.filters);
+  p.option("kernels", 0, "LIST", "kernel sizes per level (default 65,33,17,9)", &o.kernels);
+  p.option("bottleneck-filters", 0, "N", "bottleneck width", &o.bottleneck_filters);
+  p.option("bottleneck-kernel", 0, "N", "bottleneck kernel size", &o.bottleneck_kernel);
+  p.option("ff-dim", 0, "N", "afilm feed-forward width", &o.ff_dim);
+  p.option("attention-layers", 0, "N", "afilm encoder layers", &o.attention_layers);
+  p.option("block-policy", 0, "tf|pt", "FiLM block sizes (default by arch)", &o.block_policy);
+  p.option("subpixel-order", 0, "tf|pt", "subpixel order (default by arch)", &o.subpixel_order);
+  p.option("crop", 0, "N", "train on random N-sample crops of each patch (0 = whole patches);\n"
+           "                                      N becomes the model's patch length", &o.crop);
+  p.option("sample-rate", 0, "HZ", "high rate of the data (recorded in the model)",
+           &o.sample_rate);
+  p.option("patience", 0, "N", "stop after N epochs without validation improvement", &o.patience);
+  p.option("halve-after", 0, "N", "halve the learning rate after N epochs without improvement",
+           &o.halve_after);
+  p.option("max-batches", 0, "N", "batches per epoch, 0 = all", &o.max_batches);
+  p.option("val-patches", 0, "N", "validation patches used, 0 = all", &o.val_max);
+  p.option("resume", 0, "FILE", "continue from a checkpoint.safetensors", &o.resume);
+  p.option("seed", 's', "N", "seed for initialisation, shuffling, crops and dropout", &o.seed);
+  p.flag("quiet", 'q', "no progress bar", &o.quiet);
+  if (!p.parse(argc, argv)) return 0;
+  if (o.train.empty() || o.val.empty()) throw UsageError("--train and --val are required");
+  if (o.batch < 1 || o.epochs < 1) throw UsageError("--batch-size and --epochs must be >= 1");
+  if (o.loss != "mse" && o.loss != "rmse") throw UsageError("--loss must be mse or rmse");
+
+  sr::PatchFile train(o.train), val(o.val);
+  if (train.length() != val.length())
+    sr::fail("training patches are ", train.length(), " samples, validation ", val.length());
+  if (train.count() < o.batch)
+    sr::fail(o.train, ": ", train.count(), " patches, fewer than one batch of ", o.batch);
+  const int64_t patch = o.crop > 0 ? o.crop : train.length();
+  if (patch > train.length()) throw UsageError("--crop is longer than the patches");
+
+  sr::TrainOptions to;
+  to.lr = parse_float("--lr", o.lr);
+  to.weight_decay = parse_float("--weight-decay", o.weight_decay);
+  to.clip_norm = parse_float("--clip-norm", o.clip_norm);
+  to.loss = o.loss == "mse" ? sr::LossKind::mse : sr::LossKind::rmse;
+  to.seed = static_cast<uint64_t>(o.seed);
+
+  std::filesystem::create_directories(o.out);
+  const std::string checkpoint_path = o.out + "/checkpoint.safetensors";
+  const std::string model_path = o.out + "/model.safetensors";
+  const std::string log_path = o.out + "/log.csv";
+
+  sr::WeightFile initial;
+  int start_epoch = 0, stale = 0;
+  double best = 1e300;
+  std::vector<double> train_curve, val_curve;
+  if (!o.resume.empty()) {
+    initial = sr::load_weights(o.resume);
+    auto get = [&](const char* key) {
+      auto it = initial.metadata.find(key);
+      if (it == initial.metadata.end()) sr::fail(o.resume, ": not an sr-train checkpoint");
+      return it->second;
+    };
+    start_epoch = std::stoi(get("train_epoch"));
+    stale = std::stoi(get("train_stale_epochs"));
+    best = std::stod(get("train_best_val"));
+    to.lr = std::stof(get("train_lr"));
+  } else {
+    initial = sr::init_weights(config_from_flags(o, patch), static_cast<uint64_t>(o.seed));
+  }
+  auto backend = sr::make_cpu_backend();
+  sr::Trainer trainer(initial, *backend, to);
+  initial = {};
+  if (trainer.config().patch_length != patch)
+    sr::fail("checkpoint patch length ", trainer.config().patch_length, " differs from ", patch);
+  if (o.resume.empty()) {
+    std::ofstream(log_path) << "epoch,step,train_loss,val_loss,val_snr,spline_snr,val_lsd,"
+                               "spline_lsd,lr,seconds,patches_per_second\n";
+  } else {  // the curves so far, for the plot
+    std::ifstream log(log_path);
+    std::string line;
+    std::getline(log, line);
+    while (std::getline(log, line)) {
+      std::vector<std::string> f;
+      size_t s = 0, e;
+      while ((e = line.find(',', s)) != std::string::npos) f.push_back(line.substr(s, e - s)), s = e + 1;
+      if (f.size() >= 4) train_curve.push_back(std::stod(f[2])), val_curve.push_back(std::stod(f[3]));
+    }
+  }
+  std::fprintf(stderr, "sr-train: %s, %.2fM parameters, patch %lld, %lld train / %lld val patches%s\n",
+               sr::arch_name(trainer.config().arch), trainer.parameter_count() / 1e6,
+               static_cast<long long>(patch), static_cast<long long>(train.count()),
+               static_cast<long long>(val.count()), o.resume.empty() ? "" : " (resumed)");
+
+  std::mt19937_64 rng(static_cast<uint64_t>(o.seed) * 7919 + start_epoch);
+  const int64_t file_length = train.length();
+  std::vector<float> data(o.batch * file_length), label(o.batch * file_length);
+  std::vector<float> x(o.batch * patch), t(o.batch * patch), one_d(file_length), one_l(file_length);
+  for (int epoch = start_epoch; epoch < o.epochs; ++epoch) {
+    std::vector<int64_t> order(train.count());
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    int64_t batches = train.count() / o.batch;  // the last partial batch is dropped
+    if (o.max_batches > 0) batches = std::min<int64_t>(batches, o.max_batches);
+    const auto start = Clock::now();
+    double loss_sum = 0;
+    auto last_report = start;
+    for (int64_t bi = 0; bi < batches; ++bi) {
+      for (int p = 0; p < o.batch; ++p) {
+        train.read(order[bi * o.batch + p], 1, one_d.data(), one_l.data());
+        std::uniform_int_distribution<int64_t> pick(0, file_length - patch);
+        const int64_t off = pick(rng);
+        std::copy_n(&one_d[off], patch, &x[p * patch]);
+        std::copy_n(&one_l[off], patch, &t[p * patch]);
+      }
+      loss_sum += trainer.train_step(x.data(), t.data(), o.batch, patch);
+      if (!o.quiet && (seconds_since(last_report) > 0.5 || bi + 1 == batches)) {
+        last_report = Clock::now();
+        const int width = 30, filled = static_cast<int>(width * (bi + 1) / batches);
+        std::fprintf(stderr, "\repoch %d/%d [%s%s] %lld/%lld loss %.3e  %.1f patches/s ", epoch + 1,
+                     o.epochs, std::string(filled, '#').c_str(),
+                     std::string(width - filled, '.').c_str(), static_cast<long long>(bi + 1),
+                     static_cast<long long>(batches), loss_sum / (bi + 1),
+                     (bi + 1) * o.batch / seconds_since(start));
+      }
+    }
+    const double train_seconds = seconds_since(start);
+    if (!o.quiet) std::fprintf(stderr, "\n");
+    const ValResult v = validate(trainer, val, patch, o.batch, o.val_max);
+    const double train_loss = loss_sum / batches;
+    train_curve.push_back(train_loss);
+    val_curve.push_back(v.loss);
+    const bool improved = v.loss < best;
+    if (improved) {
+      best = v.loss;
+      stale = 0;
+      sr::WeightFile model = trainer.weights();
+      model.metadata["train_epoch"] = std::to_string(epoch + 1);
+      sr::save_weights(model_path, model);
+    } else if (++stale % std::max(1, o.halve_after) == 0) {
+      trainer.options().lr *= 0.5f;
+    }
+    {
+      std::ofstream log(log_path, std::ios::app);
+      log << epoch + 1 << "," << trainer.step() << "," << train_loss << "," << v.loss << ","
+          << v.snr << "," << v.spline_snr << "," << v.lsd << "," << v.spline_lsd << ","
+          << trainer.options().lr << "," << train_seconds << ","
+          << batches * o.batch / train_seconds << "\n";
+    }
+    sr::WeightFile ckpt = trainer.checkpoint();
+    ckpt.metadata["train_epoch"] = std::to_string(epoch + 1);
+    ckpt.metadata["train_stale_epochs"] = std::to_string(stale);
+    char best_text[32];
+    std::snprintf(best_text, sizeof best_text, "%.17g", best);
+    ckpt.metadata["train_best_val"] = best_text;
+    ckpt.metadata["train_lr"] = sr::format(trainer.options().lr);
+    sr::save_weights(checkpoint_path, ckpt);
+    write_svg(o.out + "/loss.svg", train_curve, val_curve);
+    std::fprintf(stderr,
+                 "epoch %d: train %.3e  val %.3e  SNR %.2f dB (spline %.2f)  LSD %.3f (spline "
+                 "%.3f)  lr %.1e%s\n",
+                 epoch + 1, train_loss, v.loss, v.snr, v.spline_snr, v.lsd, v.spline_lsd,
+                 trainer.options().lr, improved ? "  [saved]" : "");
+    if (stale >= o.patience) {
+      std::fprintf(stderr, "no improvement for %d epochs: stopping early\n", stale);
+      break;
+    }
+  }
+  std::fprintf(stderr, "best validation loss %.4e; model: %s\n", best, model_path.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return sr::cli::run_main("sr-train", [&] { return run(argc, argv); });
+}

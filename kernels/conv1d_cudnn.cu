@@ -1,0 +1,176 @@
+// cuDNN baseline for conv1d (BackendOptions::conv_impl = cudnn): cudnnConvolutionForward on a
+// 2-D NHWC view with H = 1, W = L, dilation and 'same' padding along W. Used by sr-bench to hold
+// our kernels against the vendor library on the same shapes. The algorithm is found once per shape
+// and precision (cudnnFind, during the eager warm-up run that precedes every graph capture),
+// restricted to deterministic algorithms so graph replays stay bit-identical.
+//   fp32: CUDNN_FMA_MATH (no tensor cores); tf32: CUDNN_TENSOR_OP_MATH on float tensors;
+//   bf16: bf16 activations, filters and output, FP32 compute; the output is widened again and the
+//   bias added by our kernel.
+#include "conv1d_internal.cuh"
+#include "ops_cuda.cuh"
+
+#ifdef SR_HAVE_CUDNN
+
+#include <cudnn.h>
+
+#include <map>
+#include <tuple>
+
+namespace sr::cuda {
+
+struct CudnnState {
+  cudnnHandle_t handle = nullptr;
+  struct Choice {
+    bool supported = false;
+    cudnnConvolutionFwdAlgo_t algo{};
+    cudnnMathType_t math{};
+    size_t workspace = 0;
+  };
+  using Key = std::tuple<int, int, int, int, int, int, int>;  // B, L, Cin, Cout, K, d, precision
+  std::map<Key, Choice> choices;
+};
+
+void destroy_cudnn_state(CudnnState* state) {
+  if (!state) return;
+  if (state->handle) cudnnDestroy(state->handle);
+  delete state;
+}
+
+namespace {
+
+// RAII for the descriptors of one call (host objects only: cheap, and legal during capture).
+struct Descriptors {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  Descriptors() {
+    SR_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x));
+    SR_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
+    SR_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
+    SR_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
+  }
+  ~Descriptors() {
+    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+    if (w) cudnnDestroyFilterDescriptor(w);
+    if (y) cudnnDestroyTensorDescriptor(y);
+    if (x) cudnnDestroyTensorDescriptor(x);
+  }
+  Descriptors(const Descriptors&) = delete;
+  Descriptors& operator=(const Descriptors&) = delete;
+};
+
+}  // namespace
+
+bool conv1d_cudnn_fwd(const OpCall& call, CudaContext& ctx) {
+  const TensorView& xv = call.inputs[0];
+  const WeightView& wv = call.weights[0];
+  const int B = static_cast<int>(xv.shape.b), L = static_cast<int>(xv.shape.l);
+  const int Cin = static_cast<int>(xv.shape.c), Cout = static_cast<int>(wv.dims[2]);
+  const int K = call.params.kernel, d = call.params.dilation;
+  const Precision precision = ctx.options.precision;
+  const bool bf16 = precision == Precision::bf16;
+  const cudnnDataType_t dtype = bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+
+  if (!ctx.cudnn) {
+    auto* state = new CudnnState;
+    if (cudnnCreate(&state->handle) != CUDNN_STATUS_SUCCESS) {
+      delete state;
+      fail("cuDNN could not be initialised (cudnnCreate failed)");
+    }
+    ctx.cudnn = state;
+  }
+  CudnnState& st = *ctx.cudnn;
+  SR_CUDNN_CHECK(cudnnSetStream(st.handle, ctx.stream));
+
+  Descriptors desc;
+  SR_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc.x, CUDNN_TENSOR_NHWC, dtype, B, Cin, 1, L));
+  SR_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc.y, CUDNN_TENSOR_NHWC, dtype, B, Cout, 1, L));
+  // NHWC filters are KRSC: (Cout, R = 1, S = K, Cin).
+  SR_CUDNN_CHECK(cudnnSetFilter4dDescriptor(desc.w, dtype, CUDNN_TENSOR_NHWC, Cout, Cin, 1, K));
+  SR_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(desc.conv, 0, d * (K - 1) / 2, 1, 1, 1, d,
+                                                 CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  const cudnnMathType_t wanted = precision == Precision::fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
+  SR_CUDNN_CHECK(cudnnSetConvolutionMathType(desc.conv, wanted));
+
+  const CudnnState::Key key{B, L, Cin, Cout, K, d, static_cast<int>(precision)};
+  auto it = st.choices.find(key);
+  if (it == st.choices.end()) {
+    SR_CHECK(!ctx.capturing, "cuDNN algorithm search during a graph capture");
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int returned = 0;
+    SR_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(st.handle, desc.x, desc.w, desc.conv,
+                                                        desc.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                        &returned, perf));
+    CudnnState::Choice choice;
+    for (int i = 0; i < returned; ++i) {  // sorted fastest first
+      if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].determinism != CUDNN_DETERMINISTIC)
+        continue;
+      // fp32 must not silently become TF32.
+      if (precision == Precision::fp32 && perf[i].mathType != CUDNN_FMA_MATH &&
+          perf[i].mathType != CUDNN_DEFAULT_MATH)
+        continue;
+      choice.supported = true;
+      choice.algo = perf[i].algo;
+      choice.math = perf[i].mathType;
+      choice.workspace = perf[i].memory;
+      break;
+    }
+    it = st.choices.emplace(key, choice).first;
+  }
+  const CudnnState::Choice& choice = it->second;
+  if (!choice.supported) return false;
+  SR_CUDNN_CHECK(cudnnSetConvolutionMathType(desc.conv, choice.math));
+
+  const float* x = xv.data;
+  const float* w = wv.data;
+  const float* bias = call.weights[1].data;
+  float* y = call.output.data;
+  const int64_t rows = static_cast<int64_t>(B) * L;
+  ScratchLayout layout;
+  const size_t ws_off = layout.add<char>(choice.workspace);
+  const size_t xb_off = bf16 ? layout.add<__nv_bfloat16>(static_cast<size_t>(rows) * Cin) : 0;
+  const size_t yb_off = bf16 ? layout.add<__nv_bfloat16>(static_cast<size_t>(rows) * Cout) : 0;
+  void* base = ctx.scratch(layout.bytes());
+  const int64_t w_numel = wv.numel();
+  const void* filter = ctx.derived(
+      w, w_numel, bf16 ? DerivedWeight::cudnn_bf16 : DerivedWeight::cudnn_fp32,
+      static_cast<size_t>(w_numel) * (bf16 ? 2 : 4), [&](void* dst) {
+        if (bf16)
+          conv_weight_to_krsc_bf16(ctx, w, static_cast<__nv_bfloat16*>(dst), K, Cin, Cout);
+        else
+          conv_weight_to_krsc(ctx, w, static_cast<float*>(dst), K, Cin, Cout);
+      });
+
+  const float alpha = 1.0f, beta = 0.0f;
+  void* ws = choice.workspace > 0 ? scratch_at<char>(base, ws_off) : nullptr;
+  if (!bf16) {
+    SR_CUDNN_CHECK(cudnnConvolutionForward(st.handle, &alpha, desc.x, x, desc.w, filter, desc.conv,
+                                           choice.algo, ws, choice.workspace, &beta, desc.y, y));
+    bias_act_cuda(ctx, y, bias, rows, Cout, /*relu=*/false);
+    return true;
+  }
+  __nv_bfloat16* xb = scratch_at<__nv_bfloat16>(base, xb_off);
+  __nv_bfloat16* yb = scratch_at<__nv_bfloat16>(base, yb_off);
+  convert_to_bf16(ctx, x, xb, rows * Cin);
+  SR_CUDNN_CHECK(cudnnConvolutionForward(st.handle, &alpha, desc.x, xb, desc.w, filter, desc.conv,
+                                         choice.algo, ws, choice.workspace, &beta, desc.y, yb));
+  bf16_to_float_bias(ctx, yb, bias, y, rows, Cout);
+  return true;
+}
+
+}  // namespace sr::cuda
+
+#else  // no cuDNN in this build
+
+namespace sr::cuda {
+
+struct CudnnState {};
+void destroy_cudnn_state(CudnnState*) {}
+
+bool conv1d_cudnn_fwd(const OpCall&, CudaContext&) {
+  fail("this build has no cuDNN (it was not found at configure time): use --conv-impl ours");
+}
+
+}  // namespace sr::cuda
+
+#endif

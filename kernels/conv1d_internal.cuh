@@ -1,0 +1,46 @@
+// Pieces of the conv1d family shared between conv1d.cu (dispatch, FP32 paths), conv1d_mma.cu
+// (tensor cores) and conv1d_cudnn.cu (the cuDNN baseline).
+#pragma once
+
+#include <cuda_bf16.h>
+
+#include <string>
+
+#include "conv1d_tiling.h"
+#include "cuda_context.cuh"
+#include "sr/ops.h"
+
+namespace sr::cuda {
+
+// Tensor-core implicit GEMM: y = conv(x, w) + bias. x and w hold TF32-rounded-on-load floats (T =
+// float) or bf16 copies (T = __nv_bfloat16). With splits > 1, each split writes its partial sums
+// to partial[split][M][Cout] and a reduction adds them in split order (deterministic) plus bias.
+// Requirements: mma_supported(g) and 16-byte aligned x and w.
+bool mma_supported(const ConvGeometry& g);
+int mma_split_count(const ConvGeometry& g, int sm_count);
+void conv1d_mma_tf32(CudaContext& ctx, const ConvGeometry& g, const float* x, const float* w,
+                     const float* bias, float* y, int splits, float* partial);
+void conv1d_mma_bf16(CudaContext& ctx, const ConvGeometry& g, const __nv_bfloat16* x,
+                     const __nv_bfloat16* w, const float* bias, float* y, int splits,
+                     float* partial);
+void conv1d_mma_init(const CudaContext& ctx);
+
+// dst[i] = bf16(src[i]), round to nearest even.
+void convert_to_bf16(CudaContext& ctx, const float* src, __nv_bfloat16* dst, int64_t n);
+// dst[i] = float(src[i]) + bias[i % cols] for n = rows * cols elements.
+void bf16_to_float_bias(CudaContext& ctx, const __nv_bfloat16* src, const float* bias, float* dst,
+                        int64_t rows, int64_t cols);
+// Weights (K, Cin, Cout) -> (Cout, K, Cin), cuDNN's KRSC filter layout with R = 1, as float or
+// bf16.
+void conv_weight_to_krsc(CudaContext& ctx, const float* w, float* dst, int K, int Cin, int Cout);
+void conv_weight_to_krsc_bf16(CudaContext& ctx, const float* w, __nv_bfloat16* dst, int K, int Cin,
+                              int Cout);
+
+// The kernel conv1d_fwd_cuda picks for this call under ctx.options ("mma tf32 split-k 9", ...).
+std::string conv1d_path_name(const OpCall& call, const CudaContext& ctx);
+
+// cuDNN (conv1d_cudnn.cu). Returns false when cuDNN offers no algorithm for this shape and
+// precision (the caller then runs ours); throws when this build has no cuDNN.
+bool conv1d_cudnn_fwd(const OpCall& call, CudaContext& ctx);
+
+}  // namespace sr::cuda

@@ -1,0 +1,264 @@
+// Tensor-core implicit GEMM for conv1d (TF32 and BF16 inputs, FP32 accumulation), through the WMMA
+// API: the fragment layouts stay the compiler's business, which is what an implementation that
+// could not yet be run on a GPU should rely on. Geometry and tile maps: conv1d_tiling.h
+// (mma_tile), replayed on the CPU by tests/gpu/test_conv_tiling_emu.cpp.
+//
+// Block tile 128 (output positions) x 128 (output channels) x 32 (k = tap * Cin + ci), 8 warps of
+// 64 x 32, 3-stage cp.async pipeline (16-byte copies; zero-fill for padding taps, rows past M and
+// columns past Cout). Because Cin % 32 == 0, a k-tile lies inside one tap j: the dilation enters
+// only as the row shift tap_offset(j) of the A tile, computed once per k-tile. Bias is added in the
+// epilogue (or by the split-K reduction).
+//
+// Next steps once it runs on a device (see docs/BENCHMARKS.md): ldmatrix + mma.sync fragments, then
+// wgmma with TMA (sm_90a) for the deep-K layers U1 and U0.
+#include <mma.h>
+
+#include <algorithm>
+
+#include "conv1d_internal.cuh"
+#include "ops_cuda.cuh"
+
+namespace sr::cuda {
+
+namespace {
+
+using namespace nvcuda;
+namespace mt = mma_tile;
+
+template <typename T>
+struct MmaTraits;
+
+template <>
+struct MmaTraits<float> {  // TF32: fragments hold floats, rounded to TF32 after the load
+  using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major>;
+  using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major>;
+  using Acc = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
+  template <typename Frag>
+  static __device__ __forceinline__ void round(Frag& f) {
+#pragma unroll
+    for (int t = 0; t < f.num_elements; ++t) f.x[t] = wmma::__float_to_tf32(f.x[t]);
+  }
+};
+
+template <>
+struct MmaTraits<__nv_bfloat16> {
+  using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major>;
+  using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major>;
+  using Acc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
+  template <typename Frag>
+  static __device__ __forceinline__ void round(Frag&) {}
+};
+
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
+  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  const int src_bytes = valid ? 16 : 0;  // 0: the 16 bytes are zero-filled, nothing is read
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem),
+               "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::);
+}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+// y (or partial[blockIdx.y]) for the block tile blockIdx.x and the k-tiles of split blockIdx.y.
+template <typename T>
+__global__ void __launch_bounds__(mt::kThreads, 2)
+    conv1d_mma_kernel(const T* __restrict__ x, const T* __restrict__ w,
+                      const float* __restrict__ bias, float* __restrict__ y,
+                      float* __restrict__ partial, ConvGeometry g, int n_tiles_n, int per_split) {
+  using Tr = MmaTraits<T>;
+  using S = mt::Layout<static_cast<int>(sizeof(T))>;
+  using AMap = TileMap<mt::kBM, mt::kBK, S::kE, mt::kThreads>;
+  using BMap = TileMap<mt::kBK, mt::kBN, S::kE, mt::kThreads>;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  T* sA = reinterpret_cast<T*>(smem_raw);
+  T* sB = sA + mt::kStages * S::kStageA;
+
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  int m0, n0;
+  mt::block_tile(blockIdx.x, n_tiles_n, m0, n0);
+  const int KT = g.Ktot() / mt::kBK;
+  int kt_begin, kt_end;
+  split_range(KT, per_split, blockIdx.y, kt_begin, kt_end);
+  const int nkt = kt_end - kt_begin;
+
+  ARow rows[AMap::kPerThread];
+#pragma unroll
+  for (int i = 0; i < AMap::kPerThread; ++i) rows[i] = a_row(g, m0 + AMap::row(tid, i));
+  const int a_col = AMap::col(tid);
+  const int b_col = BMap::col(tid);
+
+  auto load_tile = [&](int kt, int stage) {
+    const int k0 = kt * mt::kBK;
+    const int j = k0 / g.Cin;  // the whole k-tile lies in tap j (Cin % kBK == 0)
+    const int ci0 = k0 - j * g.Cin;
+    const int tap = g.tap_offset(j);
+    T* a_dst = sA + stage * S::kStageA;
+#pragma unroll
+    for (int i = 0; i < AMap::kPerThread; ++i) {
+      const int64_t off = a_offset(g, rows[i], tap, ci0 + a_col);
+      cp_async16(a_dst + AMap::row(tid, i) * S::kLdA + a_col, off >= 0 ? x + off : x, off >= 0);
+    }
+    T* b_dst = sB + stage * S::kStageB;
+    const int n = n0 + b_col;
+#pragma unroll
+    for (int i = 0; i < BMap::kPerThread; ++i) {
+      const int r = BMap::row(tid, i);
+      const bool ok = n < g.Cout;  // Cout % 8 == 0: a chunk is wholly inside or outside
+      cp_async16(b_dst + r * S::kLdB + b_col, ok ? w + static_cast<int64_t>(k0 + r) * g.Cout + n : w,
+                 ok);
+    }
+  };
+
+  typename Tr::Acc acc[4][2];
+#pragma unroll
+  for (int fi = 0; fi < 4; ++fi)
+#pragma unroll
+    for (int fj = 0; fj < 2; ++fj) wmma::fill_fragment(acc[fi][fj], 0.0f);
+
+  const int wr0 = mt::warp_row0(warp), wc0 = mt::warp_col0(warp);
+#pragma unroll
+  for (int s = 0; s < mt::kStages - 1; ++s) {
+    if (s < nkt) load_tile(kt_begin + s, s);
+    cp_async_commit();  // possibly empty: keeps the group count uniform
+  }
+  for (int it = 0; it < nkt; ++it) {
+    cp_async_wait<mt::kStages - 2>();  // this thread's copies of k-tile `it` have landed
+    __syncthreads();                   // everyone's have, and stage (it - 1) % kStages is free
+    const int next = it + mt::kStages - 1;
+    if (next < nkt) load_tile(kt_begin + next, next % mt::kStages);
+    cp_async_commit();
+
+    const T* a_s = sA + (it % mt::kStages) * S::kStageA;
+    const T* b_s = sB + (it % mt::kStages) * S::kStageB;
+#pragma unroll
+    for (int kk = 0; kk < mt::kBK; kk += S::kWK) {
+      typename Tr::FragA fa[4];
+      typename Tr::FragB fb[2];
+#pragma unroll
+      for (int fi = 0; fi < 4; ++fi) {
+        wmma::load_matrix_sync(fa[fi], a_s + S::a_frag(warp, fi, kk), S::kLdA);
+        Tr::round(fa[fi]);
+      }
+#pragma unroll
+      for (int fj = 0; fj < 2; ++fj) {
+        wmma::load_matrix_sync(fb[fj], b_s + S::b_frag(warp, fj, kk), S::kLdB);
+        Tr::round(fb[fj]);
+      }
+#pragma unroll
+      for (int fi = 0; fi < 4; ++fi)
+#pragma unroll
+        for (int fj = 0; fj < 2; ++fj) wmma::mma_sync(acc[fi][fj], fa[fi], fb[fj], acc[fi][fj]);
+    }
+  }
+  cp_async_wait<0>();
+  __syncthreads();  // the pipeline buffers become the epilogue's staging area
+
+  float* stage = reinterpret_cast<float*>(smem_raw) + warp * 16 * mt::kStageLd;
+  const int M = g.M(), Cout = g.Cout;
+  float* out = partial ? partial + static_cast<int64_t>(blockIdx.y) * M * Cout : y;
+#pragma unroll
+  for (int fi = 0; fi < 4; ++fi) {
+#pragma unroll
+    for (int fj = 0; fj < 2; ++fj) {
+      wmma::store_matrix_sync(stage, acc[fi][fj], mt::kStageLd, wmma::mem_row_major);
+      __syncwarp();
+      const int n = n0 + wc0 + fj * 16 + mt::stage_col(lane);
+#pragma unroll
+      for (int e = 0; e < 8; ++e) {
+        const int r = mt::stage_row(e, lane);
+        const int m = m0 + wr0 + fi * 16 + r;
+        if (m < M && n < Cout) {
+          const float v = stage[r * mt::kStageLd + mt::stage_col(lane)];
+          out[static_cast<int64_t>(m) * Cout + n] = partial ? v : v + bias[n];
+        }
+      }
+      __syncwarp();  // the staging tile is reused by the next fragment
+    }
+  }
+}
+
+// y[m][n] = bias[n] + sum over splits s (in order) of partial[s][m][n].
+__global__ void splitk_reduce_kernel(const float* __restrict__ partial,
+                                     const float* __restrict__ bias, float* __restrict__ y, int n,
+                                     int cols, int splits) {
+  SR_GRID_STRIDE(i, n) {
+    float s = 0.0f;
+    for (int z = 0; z < splits; ++z) s += partial[static_cast<int64_t>(z) * n + i];
+    y[i] = s + bias[i % cols];
+  }
+}
+
+template <typename T>
+void launch_mma(CudaContext& ctx, const ConvGeometry& g, const T* x, const T* w, const float* bias,
+                float* y, int splits, float* partial) {
+  SR_CHECK(mma_supported(g), "conv1d: tensor-core path called for an unsupported shape");
+  const int n_tiles_n = (g.Cout + mt::kBN - 1) / mt::kBN;
+  const int64_t blocks = static_cast<int64_t>((g.M() + mt::kBM - 1) / mt::kBM) * n_tiles_n;
+  SR_CHECK(blocks <= 0x7fffffff, "conv1d: too many tiles");
+  const int KT = g.Ktot() / mt::kBK;
+  const int per_split = (KT + splits - 1) / splits;
+  const int used_splits = (KT + per_split - 1) / per_split;
+  SR_CHECK(used_splits == splits, "conv1d: split-K count ", splits, " leaves empty splits");
+  SR_CHECK(splits == 1 || partial, "conv1d: split-K needs a partial-sum buffer");
+  const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(splits));
+  conv1d_mma_kernel<T><<<grid, mt::kThreads, mt::Layout<static_cast<int>(sizeof(T))>::kSmemBytes, ctx.stream>>>(
+      x, w, bias, y, splits > 1 ? partial : nullptr, g, n_tiles_n, per_split);
+  SR_CUDA_CHECK_LAUNCH();
+  if (splits > 1) {
+    const int64_t n = static_cast<int64_t>(g.M()) * g.Cout;
+    splitk_reduce_kernel<<<grid_for(n, 256, ctx.sm_count), 256, 0, ctx.stream>>>(
+        partial, bias, y, static_cast<int>(n), g.Cout, splits);
+    SR_CUDA_CHECK_LAUNCH();
+  }
+}
+
+}  // namespace
+
+bool mma_supported(const ConvGeometry& g) {
+  return g.Cin % mt::kBK == 0 && g.Cout % 8 == 0 && g.Cout >= 8 && g.M() > 0;
+}
+
+// Split K when the output tiles cannot fill the device (small batch: U1 at batch 1 has 32
+// tiles for 132 SMs): aim at about two blocks per SM, keep at least 8 k-tiles per split so the
+// pipeline has work, and never leave a split empty.
+int mma_split_count(const ConvGeometry& g, int sm_count) {
+  const int tiles = ((g.M() + mt::kBM - 1) / mt::kBM) * ((g.Cout + mt::kBN - 1) / mt::kBN);
+  const int KT = g.Ktot() / mt::kBK;
+  const int target = 2 * (sm_count > 0 ? sm_count : 132);
+  if (tiles >= target / 2) return 1;
+  int splits = (target + tiles - 1) / tiles;
+  splits = std::min(splits, std::max(1, KT / 8));
+  splits = std::min(splits, 16);
+  if (splits <= 1) return 1;
+  const int per_split = (KT + splits - 1) / splits;
+  return (KT + per_split - 1) / per_split;
+}
+
+void conv1d_mma_init(const CudaContext& ctx) {
+  SR_CHECK(mt::Layout<4>::kSmemBytes <= ctx.smem_optin && mt::Layout<2>::kSmemBytes <= ctx.smem_optin,
+           "conv1d: the tensor-core kernel needs ", mt::Layout<4>::kSmemBytes,
+           " bytes of shared memory per block, the device allows ", ctx.smem_optin);
+  SR_CUDA_CHECK(cudaFuncSetAttribute(conv1d_mma_kernel<float>,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     static_cast<int>(mt::Layout<4>::kSmemBytes)));
+  SR_CUDA_CHECK(cudaFuncSetAttribute(conv1d_mma_kernel<__nv_bfloat16>,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     static_cast<int>(mt::Layout<2>::kSmemBytes)));
+}
+
+void conv1d_mma_tf32(CudaContext& ctx, const ConvGeometry& g, const float* x, const float* w,
+                     const float* bias, float* y, int splits, float* partial) {
+  launch_mma<float>(ctx, g, x, w, bias, y, splits, partial);
+}
+
+void conv1d_mma_bf16(CudaContext& ctx, const ConvGeometry& g, const __nv_bfloat16* x,
+                     const __nv_bfloat16* w, const float* bias, float* y, int splits,
+                     float* partial) {
+  launch_mma<__nv_bfloat16>(ctx, g, x, w, bias, y, splits, partial);
+}
+
+}  // namespace sr::cuda

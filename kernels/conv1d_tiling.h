@@ -1,0 +1,157 @@
+// Index math of the implicit-GEMM convolution kernels, shared by the kernels (conv1d.cu,
+// conv1d_mma.cu) and the host emulation test (tests/gpu/test_conv_tiling_emu.cpp), which replays
+// every thread's loads and stores on the CPU and checks them against a direct convolution.
+// Plain C++: no CUDA types, so the test compiles without nvcc.
+//
+// GEMM view of a 'same' dilated conv1d, x: (B, L, Cin), w: (K, Cin, Cout), y: (B, L, Cout):
+//   M = B*L rows m = b*L + t, N = Cout, Ktot = K*Cin with k = j*Cin + ci,
+//   A[m][k] = x[b, t + dilation*(j - (K-1)/2), ci] (0 outside [0, L)), B[k][n] = w[j][ci][n]
+// B is the weight tensor itself, row-major (Ktot, Cout); only A needs address arithmetic.
+#pragma once
+
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define SR_HD __host__ __device__ __forceinline__
+#else
+#define SR_HD inline
+#endif
+
+namespace sr::cuda {
+
+struct ConvGeometry {
+  int B = 0, L = 0, Cin = 0, Cout = 0, K = 0, dilation = 1;
+  SR_HD int M() const { return B * L; }
+  SR_HD int Ktot() const { return K * Cin; }
+  SR_HD int half() const { return (K - 1) / 2; }
+  // Offset (in rows) of tap j's source row from the output row.
+  SR_HD int tap_offset(int j) const { return dilation * (j - half()); }
+};
+
+// A row of the GEMM resolved once per thread: the first row of its batch item and its time step.
+// Rows past M get a time step so negative that every tap lands in the padding.
+constexpr int kInvalidRow = -(1 << 30);
+struct ARow {
+  int batch_row0 = 0;  // b * L
+  int t = kInvalidRow;
+};
+
+SR_HD ARow a_row(const ConvGeometry& g, int m) {
+  ARow r;
+  if (m < g.M()) {
+    r.t = m % g.L;
+    r.batch_row0 = m - r.t;
+  }
+  return r;
+}
+
+// Element offset into x of A[m][k] for the row `r`, tap offset `tap` and channel ci, or -1 when it
+// is padding (or the row is past M).
+SR_HD int64_t a_offset(const ConvGeometry& g, ARow r, int tap, int ci) {
+  const int src = r.t + tap;
+  if (src < 0 || src >= g.L) return -1;
+  return static_cast<int64_t>(r.batch_row0 + src) * g.Cin + ci;
+}
+
+// Which 16-byte chunk of a ROWS x COLS tile (COLS elements per row, E elements per chunk) the
+// i-th copy of thread tid moves; THREADS threads move kPerThread chunks each.
+template <int ROWS, int COLS, int E, int THREADS>
+struct TileMap {
+  static constexpr int kChunksPerRow = COLS / E;
+  static constexpr int kChunks = ROWS * kChunksPerRow;
+  static constexpr int kPerThread = kChunks / THREADS;
+  static_assert(COLS % E == 0, "a row is a whole number of chunks");
+  static_assert(kChunks % THREADS == 0, "every thread moves the same number of chunks");
+  static_assert(THREADS % kChunksPerRow == 0, "a thread's chunks share one column");
+  SR_HD static int row(int tid, int i) { return (tid + i * THREADS) / kChunksPerRow; }
+  SR_HD static int col(int tid) { return (tid % kChunksPerRow) * E; }
+};
+
+// Split-K: k-tiles [begin, end) of split z when KT k-tiles are cut into pieces of `per_split`.
+SR_HD void split_range(int KT, int per_split, int z, int& begin, int& end) {
+  begin = z * per_split;
+  end = begin + per_split < KT ? begin + per_split : KT;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tensor-core kernel (conv1d_mma.cu): 128 x 128 x 32 block tiles, 8 warps in a 2 x 4 grid, each
+// warp a 64 x 32 tile of 4 x 2 WMMA 16 x 16 fragments. Requires Cin % 32 == 0 (a k-tile never
+// straddles two taps) and Cout % 8 == 0 (a 16-byte chunk of a weight row never straddles Cout).
+namespace mma_tile {
+constexpr int kBM = 128, kBN = 128, kBK = 32, kThreads = 256, kStages = 3;
+constexpr int kWarpM = 64, kWarpN = 32, kWarpsN = kBN / kWarpN;
+constexpr int kStageLd = 20;  // epilogue staging: a 16 x 16 fragment, row stride 20 floats
+
+// Block tile of a linear block index: n-tiles vary fastest (blocks that share A rows run
+// together and hit L2).
+SR_HD void block_tile(int block, int n_tiles_n, int& m0, int& n0) {
+  m0 = (block / n_tiles_n) * kBM;
+  n0 = (block % n_tiles_n) * kBN;
+}
+SR_HD int warp_row0(int warp) { return (warp / kWarpsN) * kWarpM; }
+SR_HD int warp_col0(int warp) { return (warp % kWarpsN) * kWarpN; }
+// Epilogue: element e (0..7) of lane `lane` in a staged 16 x 16 fragment.
+SR_HD int stage_row(int e, int lane) { return e * 2 + lane / 16; }
+SR_HD int stage_col(int lane) { return lane % 16; }
+
+// Shared-memory layout for elements of kBytes bytes (4: TF32 from floats, 2: BF16). Rows are
+// padded by 16 bytes against bank conflicts; WMMA needs 32-byte aligned fragment pointers, hence
+// the static_asserts.
+template <int kBytes>
+struct Layout {
+  static constexpr int kE = 16 / kBytes;        // elements per 16-byte chunk
+  static constexpr int kWK = kBytes == 4 ? 8 : 16;  // k of one WMMA step (TF32: 8, BF16: 16)
+  static constexpr int kLdA = kBK + kE;         // A tile: kBM rows of kBK (+ pad)
+  static constexpr int kLdB = kBN + kE;         // B tile: kBK rows of kBN (+ pad)
+  static constexpr int kStageA = kBM * kLdA;    // elements per stage
+  static constexpr int kStageB = kBK * kLdB;
+  static constexpr int kPipelineBytes = kStages * (kStageA + kStageB) * kBytes;
+  static constexpr int kEpilogueBytes = (kThreads / 32) * 16 * kStageLd * 4;
+  static constexpr int kSmemBytes =
+      kPipelineBytes > kEpilogueBytes ? kPipelineBytes : kEpilogueBytes;
+  // A fragment starts at row 16 * i, column kWK * s; B at row kWK * s, column 16 * j.
+  static_assert((16 * kLdA * kBytes) % 32 == 0 && (kWK * kBytes) % 32 == 0, "A fragment alignment");
+  static_assert((kWK * kLdB * kBytes) % 32 == 0 && (16 * kBytes) % 32 == 0, "B fragment alignment");
+  static_assert((kLdA * kBytes) % 16 == 0 && (kLdB * kBytes) % 16 == 0, "cp.async row alignment");
+  static_assert((kStageA * kBytes) % 128 == 0 && (kStageB * kBytes) % 128 == 0, "stage alignment");
+  static_assert((16 * kStageLd * 4) % 32 == 0, "epilogue staging alignment");
+  // Element offsets of a fragment's first element inside one stage.
+  SR_HD static int a_frag(int warp, int fi, int kk) { return (warp_row0(warp) + fi * 16) * kLdA + kk; }
+  SR_HD static int b_frag(int warp, int fj, int kk) { return kk * kLdB + warp_col0(warp) + fj * 16; }
+};
+}  // namespace mma_tile
+
+// ---------------------------------------------------------------------------------------------
+// Exact FP32 kernel (conv1d.cu): 128 x 128 x 8 block tiles, 256 threads, each an 8 x 8 register
+// tile: rows {ty*4 + i, 64 + ty*4 + i}, columns {tx*4 + j, 64 + tx*4 + j}, ty = tid / 16,
+// tx = tid % 16. Any Cin, Cout and alignment.
+namespace fp32_tile {
+constexpr int kBM = 128, kBN = 128, kBK = 8, kThreads = 256;
+// A tile loads: thread tid loads row tid / 2, k offsets (tid % 2) * 4 + e, e < 4.
+SR_HD int a_load_row(int tid) { return tid / 2; }
+SR_HD int a_load_k(int tid, int e) { return (tid % 2) * 4 + e; }
+// B tile loads: thread tid loads k row tid / 32, columns (tid % 32) * 4 + e, e < 4.
+SR_HD int b_load_k(int tid) { return tid / 32; }
+SR_HD int b_load_col(int tid, int e) { return (tid % 32) * 4 + e; }
+// Output rows and columns of accumulator (i, j), i, j < 8; rows (and columns) 0-3 and 4-7 are
+// each 4 consecutive positions, read from shared memory as one float4.
+SR_HD int out_row(int tid, int i) { return (i < 4 ? 0 : 64) + (tid / 16) * 4 + (i & 3); }
+SR_HD int out_col(int tid, int j) { return (j < 4 ? 0 : 64) + (tid % 16) * 4 + (j & 3); }
+// The (tap, channel) pair of GEMM column k, advanced by kBK per k-tile without a division.
+struct KCursor {
+  int j = 0, ci = 0;
+  SR_HD void start(int k, int Cin) {
+    j = k / Cin;
+    ci = k - j * Cin;
+  }
+  SR_HD void advance(int Cin) {
+    ci += kBK;
+    while (ci >= Cin) {
+      ci -= Cin;
+      ++j;
+    }
+  }
+};
+}  // namespace fp32_tile
+
+}  // namespace sr::cuda

@@ -1,0 +1,157 @@
+// Helpers of the CUDA backend tests: the skip rule, one op run on any backend with poisoned
+// outputs, and comparisons.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "sr/backend.h"
+#include "test_util.h"
+
+// First statement of every GPU test case: without a device the case exits 77, which CTest
+// (SKIP_RETURN_CODE 77) reports as skipped rather than passed.
+#define SR_REQUIRE_GPU()                             \
+  do {                                               \
+    if (!::sr::cuda_available()) {                   \
+      std::printf("SKIPPED: no CUDA device\n");      \
+      std::fflush(stdout);                           \
+      std::exit(77);                                 \
+    }                                                \
+  } while (0)
+
+namespace sr::gpu_test {
+
+// Program ids must be unique per program on one backend (the backend also fingerprints
+// programs, so a reused id could not replay a wrong graph, but tests should not lean on that).
+inline uint64_t next_program_id() {
+  static uint64_t id = 1000;
+  return ++id;
+}
+
+// One op with host data.
+struct OpSpec {
+  Op op = Op::add;
+  OpParams params;
+  std::vector<HostTensor> inputs;
+  std::vector<std::vector<float>> weights;
+  std::vector<std::vector<int64_t>> weight_dims;
+  Shape output;
+};
+
+inline std::unique_ptr<Backend> cuda_backend(Precision precision,
+                                             ConvImpl impl = ConvImpl::ours) {
+  BackendOptions o;
+  o.precision = precision;
+  o.conv_impl = impl;
+  return make_cuda_backend(o);
+}
+
+// Poisons n floats of backend memory: 0xFF bytes (a NaN) on CUDA, NaN on the CPU.
+inline void poison(Backend& backend, float* ptr, size_t n) {
+  if (backend.kind() == BackendKind::cuda) {
+    REQUIRE(cudaMemset(ptr, 0xFF, n * sizeof(float)) == cudaSuccess);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);  // the backend's stream does not wait on it
+  } else {
+    std::vector<float> nan(n, std::nanf(""));
+    backend.upload(ptr, nan.data(), n);
+  }
+}
+
+// Runs `spec` on `backend` `runs` times (the CUDA backend runs eagerly and captures a graph the
+// first time and replays the graph after), poisoning the output before each run. Every run must
+// give the same bits; returns the output.
+inline std::vector<float> run_op(Backend& backend, const OpSpec& spec, int runs = 2) {
+  std::vector<float*> buffers;
+  auto alloc = [&](const float* src, size_t n) {
+    float* p = backend.allocate(n);
+    buffers.push_back(p);
+    if (src) backend.upload(p, src, n);
+    return p;
+  };
+  OpCall call;
+  call.op = spec.op;
+  call.params = spec.params;
+  for (size_t i = 0; i < spec.inputs.size(); ++i)
+    call.inputs[i] = {alloc(spec.inputs[i].values.data(), spec.inputs[i].values.size()),
+                      spec.inputs[i].shape};
+  for (size_t i = 0; i < spec.weights.size(); ++i)
+    call.weights[i] = {alloc(spec.weights[i].data(), spec.weights[i].size()), spec.weight_dims[i]};
+  const size_t n_out = static_cast<size_t>(spec.output.numel());
+  call.output = {alloc(nullptr, n_out), spec.output};
+  const uint64_t id = next_program_id();
+  std::vector<float> first(n_out), again(n_out);
+  for (int r = 0; r < runs; ++r) {
+    poison(backend, call.output.data, n_out);
+    backend.run({call}, id);
+    backend.download(r == 0 ? first.data() : again.data(), call.output.data, n_out);
+    if (r > 0) {
+      INFO("run " << r << " of the same program differs from the first (graph replay)");
+      REQUIRE(std::memcmp(first.data(), again.data(), n_out * sizeof(float)) == 0);
+    }
+  }
+  for (float* p : buffers) backend.release(p);
+  return first;
+}
+
+inline size_t count_nonfinite(const std::vector<float>& v) {
+  size_t n = 0;
+  for (float x : v) n += std::isfinite(x) ? 0 : 1;
+  return n;
+}
+
+// Bit-exact agreement (ops that are copies, max or a single rounded operation).
+inline void require_identical(const std::vector<float>& got, const std::vector<float>& ref) {
+  REQUIRE(got.size() == ref.size());
+  size_t bad = 0, first_bad = 0;
+  for (size_t i = 0; i < got.size(); ++i)
+    if (!(got[i] == ref[i])) {
+      if (bad++ == 0) first_bad = i;
+    }
+  INFO(bad << " of " << got.size() << " elements differ; first at " << first_bad << ": got "
+            << (bad ? got[first_bad] : 0.0f) << ", want " << (bad ? ref[first_bad] : 0.0f));
+  REQUIRE(bad == 0);
+}
+
+// max |got - ref| <= tol everywhere, every element finite.
+inline void require_max_abs(const std::vector<float>& got, const std::vector<float>& ref,
+                            double tol) {
+  REQUIRE(got.size() == ref.size());
+  double worst = 0;
+  size_t at = 0, nonfinite = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!std::isfinite(got[i])) {
+      ++nonfinite;
+      continue;
+    }
+    const double d = std::fabs(double(got[i]) - double(ref[i]));
+    if (d > worst) {
+      worst = d;
+      at = i;
+    }
+  }
+  INFO("max |diff| = " << worst << " at " << at << " (tolerance " << tol << "), " << nonfinite
+                       << " non-finite of " << got.size());
+  REQUIRE(nonfinite == 0);
+  REQUIRE(worst <= tol);
+}
+
+// Normalised mean-square error of got against ref (double sums); NaN if got has non-finite values.
+inline double nmse(const std::vector<float>& got, const std::vector<float>& ref) {
+  REQUIRE(got.size() == ref.size());
+  double err = 0, pow = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!std::isfinite(got[i])) return std::nan("");
+    const double d = double(got[i]) - double(ref[i]);
+    err += d * d;
+    pow += double(ref[i]) * double(ref[i]);
+  }
+  return pow > 0 ? err / pow : err;
+}
+
+}  // namespace sr::gpu_test

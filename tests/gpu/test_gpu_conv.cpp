@@ -1,0 +1,177 @@
+// conv1d on the CUDA backend against the CPU backend, for every kernel path (direct, thin, exact
+// FP32 tiles, tensor cores in TF32 and BF16 with and without split-K, cuDNN), for odd shapes and
+// for every layer shape of the default network.
+//
+// Error bounds (inputs and weights U(-1, 1), n = K * Cin products per output, each |term| <= 1):
+//   fp32  both sides FP32 in different orders: ~1e-7 * sqrt(n) RMS; bound 1e-5 * sqrt(n).
+//   tf32  inputs rounded to 10 mantissa bits (relative 2^-11 each): ~1.3e-4 * sqrt(n) RMS per
+//         output, ~6e-4 * sqrt(n) at the largest of 1e5 outputs; bound 2e-3 * sqrt(n), and NMSE
+//         (expected ~2e-7) below 1e-5.
+//   bf16  inputs rounded to 7 mantissa bits (2^-8 relative each): ~5.3e-4 * sqrt(n) RMS, ~2.4e-3 *
+//         sqrt(n) at the largest; bound 1e-2 * sqrt(n), and NMSE (expected ~3e-6) below 1e-4
+//         (a relative RMS error of 1%).
+#include <cmath>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cuda_tools.h"
+#include "gpu_test_util.h"
+
+namespace {
+
+using sr::ConvImpl;
+using sr::Op;
+using sr::Precision;
+using sr::gpu_test::OpSpec;
+using sr::gpu_test::run_op;
+
+struct ConvCase {
+  int64_t b, l, cin, cout, k, dilation;
+  const char* what;
+};
+
+OpSpec conv_spec(const ConvCase& c, uint32_t seed) {
+  OpSpec s;
+  s.op = Op::conv1d;
+  s.params.kernel = int(c.k);
+  s.params.dilation = int(c.dilation);
+  s.inputs = {sr::test::random_tensor({c.b, c.l, c.cin}, seed)};
+  s.weights = {sr::test::random_vector(size_t(c.k * c.cin * c.cout), seed + 1),
+               sr::test::random_vector(size_t(c.cout), seed + 2)};
+  s.weight_dims = {{c.k, c.cin, c.cout}, {c.cout}};
+  s.output = {c.b, c.l, c.cout};
+  return s;
+}
+
+struct Bound {
+  double max_abs_per_sqrt_n, nmse;
+};
+
+Bound bound_for(Precision p) {
+  switch (p) {
+    case Precision::fp32:
+      return {1e-5, 1e-9};
+    case Precision::tf32:
+      return {2e-3, 1e-5};
+    case Precision::bf16:
+      return {1e-2, 1e-4};
+  }
+  return {0, 0};
+}
+
+// CUDA backends by (precision, impl), created once per test case (each holds handles and
+// workspaces).
+class Backends {
+ public:
+  sr::Backend& get(Precision p, ConvImpl impl) {
+    auto& slot = backends_[{p, impl}];
+    if (!slot) slot = sr::gpu_test::cuda_backend(p, impl);
+    return *slot;
+  }
+
+ private:
+  std::map<std::pair<Precision, ConvImpl>, std::unique_ptr<sr::Backend>> backends_;
+};
+
+// The kernel a call of this shape takes (for failure messages); pointers are stand-ins with the
+// alignment real allocations have.
+std::string path_of(sr::Backend& cuda, const OpSpec& spec) {
+  sr::OpCall probe;
+  probe.op = Op::conv1d;
+  probe.params = spec.params;
+  probe.inputs[0] = {reinterpret_cast<float*>(uintptr_t{256}), spec.inputs[0].shape};
+  probe.weights[0] = {reinterpret_cast<const float*>(uintptr_t{256}), spec.weight_dims[0]};
+  probe.output.shape = spec.output;
+  return sr::cuda_tools::conv1d_path(cuda, probe);
+}
+
+void check_conv(Backends& backends, const ConvCase& c, const std::vector<Precision>& precisions,
+                const std::vector<ConvImpl>& impls, uint32_t seed) {
+  const OpSpec spec = conv_spec(c, seed);
+  auto cpu = sr::make_cpu_backend();
+  const std::vector<float> ref = run_op(*cpu, spec, 1);
+  const double sqrt_n = std::sqrt(double(c.k * c.cin));
+  for (ConvImpl impl : impls) {
+    for (Precision p : precisions) {
+      sr::Backend& cuda = backends.get(p, impl);
+      INFO(c.what << ": B=" << c.b << " L=" << c.l << " Cin=" << c.cin << " Cout=" << c.cout
+                  << " K=" << c.k << " d=" << c.dilation << " precision=" << sr::precision_name(p)
+                  << " impl=" << sr::conv_impl_name(impl) << " path=" << path_of(cuda, spec));
+      const std::vector<float> got = run_op(cuda, spec);
+      const Bound bound = bound_for(p);
+      sr::gpu_test::require_max_abs(got, ref, bound.max_abs_per_sqrt_n * sqrt_n);
+      const double e = sr::gpu_test::nmse(got, ref);
+      INFO("nmse=" << e);
+      REQUIRE(e <= bound.nmse);
+    }
+  }
+}
+
+const std::vector<Precision> kAllPrecisions = {Precision::fp32, Precision::tf32, Precision::bf16};
+
+}  // namespace
+
+TEST_CASE("cuda conv1d: every kernel path on odd shapes", "[gpu][conv][small]") {
+  SR_REQUIRE_GPU();
+  const std::vector<ConvCase> cases = {
+      {2, 301, 1, 16, 65, 2, "direct (Cin = 1, first layer)"},
+      {1, 37, 1, 8, 65, 2, "direct, L < receptive span"},
+      {2, 57, 7, 5, 9, 2, "direct, largest Cin"},
+      {2, 57, 8, 5, 9, 2, "thin (Cout = 5)"},
+      {2, 41, 24, 2, 9, 1, "thin (final layer shape)"},
+      {3, 63, 32, 24, 17, 2, "mma, one partial n-tile, partial m-tile"},
+      {3, 100, 64, 136, 9, 2, "mma, two n-tiles, the second nearly empty"},
+      {1, 3, 64, 16, 9, 2, "mma, L = 3 < span: outer taps all padding"},
+      {1, 1, 32, 8, 9, 2, "mma, one sample"},
+      {5, 131, 96, 40, 5, 3, "mma, tiles straddle batch items"},
+      {2, 129, 40, 40, 33, 2, "tiled fp32 (Cin % 32 != 0)"},
+      {2, 77, 96, 12, 5, 3, "tiled fp32 (Cout % 8 != 0)"},
+      {3, 45, 33, 9, 3, 1, "tiled fp32, odd everything"},
+      {2, 20, 64, 16, 1, 1, "K = 1: a pointwise GEMM"},
+  };
+  Backends backends;
+  uint32_t seed = 1000;
+  for (const ConvCase& c : cases) check_conv(backends, c, kAllPrecisions, {ConvImpl::ours}, seed += 7);
+}
+
+TEST_CASE("cuda conv1d: split-K at batch 1 on a deep K", "[gpu][conv][small]") {
+  SR_REQUIRE_GPU();
+  // 8 x 4 = 32 output tiles < the SM count: the k-tiles are split and reduced in order.
+  Backends backends;
+  check_conv(backends, {1, 1024, 256, 512, 17, 2, "split-K"}, kAllPrecisions, {ConvImpl::ours}, 2000);
+  check_conv(backends, {2, 200, 512, 64, 9, 2, "split-K, partial tiles"}, kAllPrecisions, {ConvImpl::ours},
+             2010);
+}
+
+TEST_CASE("cuda conv1d: every layer shape of the default network", "[gpu][conv][network]") {
+  SR_REQUIRE_GPU();
+  // spec/COSTS.md at one 8192-sample patch (batch 1: the split-K regime), plus batch 3 for the
+  // layers whose tiles straddle batch items.
+  const std::vector<ConvCase> layers = {
+      {1, 8192, 1, 128, 65, 2, "D0"},    {1, 4096, 128, 256, 33, 2, "D1"},
+      {1, 2048, 256, 512, 17, 2, "D2"},  {1, 1024, 512, 512, 9, 2, "D3"},
+      {1, 512, 512, 512, 9, 2, "B"},     {1, 256, 512, 1024, 9, 2, "U3"},
+      {1, 512, 1024, 1024, 17, 2, "U2"}, {1, 1024, 1024, 512, 33, 2, "U1"},
+      {1, 2048, 512, 256, 65, 2, "U0"},  {1, 4096, 256, 2, 9, 1, "F"},
+      {3, 512, 512, 512, 9, 2, "B x3"},  {3, 256, 512, 1024, 9, 2, "U3 x3"},
+  };
+  Backends backends;
+  uint32_t seed = 3000;
+  for (const ConvCase& c : layers) check_conv(backends, c, kAllPrecisions, {ConvImpl::ours}, seed += 7);
+}
+
+TEST_CASE("cuda conv1d: the cuDNN baseline computes the same convolution", "[gpu][conv][cudnn]") {
+  SR_REQUIRE_GPU();
+  const std::vector<ConvCase> cases = {
+      {2, 57, 8, 5, 9, 2, "small"},
+      {3, 63, 32, 24, 17, 2, "odd"},
+      {1, 8192, 1, 128, 65, 2, "D0"},
+      {1, 1024, 1024, 512, 33, 2, "U1"},
+      {1, 4096, 256, 2, 9, 1, "F"},
+  };
+  Backends backends;
+  uint32_t seed = 4000;
+  for (const ConvCase& c : cases) check_conv(backends, c, kAllPrecisions, {ConvImpl::cudnn}, seed += 7);
+}
