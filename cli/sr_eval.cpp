@@ -274,13 +274,13 @@ int run(int argc, char** argv) {
   p.option("overlap", 0, "N", "as sr-infer: -1 = patch/8; 0 = the originals' tiling", &o.overlap);
   p.flag("quiet", 'q', "no progress or timing on stderr", &o.quiet);
   p.epilog(
-      "JSON: {\"files\": [{\"file\", \"seconds\", \"samples\", \"spline\": {\"snr_db\", "
-      "\"lsd_k21\",\n"
-      "\"lsd_papers\"}, \"model\": {...}}], \"mean\": {\"spline\", \"model\"}, ...}; an infinite "
-      "SNR\n"
-      "(identical signals) is null. The PNG stacks reference, spline and model (top to bottom),\n"
-      "n_fft 512, one dB scale (80 dB below the reference's peak), viridis.\n"
+      "JSON: per file {\"file\", \"seconds\", \"samples\", \"spline\": {\"snr_db\",\n"
+      "\"lsd_k21\", \"lsd_papers\"}, \"model\": {...}} under \"files\", their mean under\n"
+      "\"mean\"; an infinite SNR (identical signals) is null. The PNG stacks reference, spline\n"
+      "and model (top to bottom), n_fft 512, one dB scale (80 dB below the reference's peak),\n"
+      "viridis.\n"
       "Exit codes: 0 success, 1 error (bad input, model or file), 2 usage error.");
+  // The options above that take a value (keep in step), so FILEs can be told from values.
   const std::set<std::string> with_value = {"--model",
                                             "-m",
                                             "--r",

@@ -307,11 +307,10 @@ int run(int argc, char** argv) {
       "sr-prep",
       "sr-prep (--file-list F | --in-dir D) (--out OUT.h5 | --split SPEC --out-dir DIR) [options]",
       "Makes training patches as the originals' prep_vctk.py does: each file is read (mono,\n"
-      "resampled to --sr), cropped to a multiple of --scale, made low-rate (--low-pass: scipy's\n"
-      "decimate; else x[::r]), spline-interpolated back to the high rate, and cut into patches of\n"
-      "--dimension samples every --stride. Writes HDF5 datasets 'data' (interpolated low-rate) "
-      "and\n"
-      "'label' (high-rate), float32 (N, dimension, 1).");
+      "resampled to --sr), cropped to a multiple of --scale, made low-rate (--low-pass:\n"
+      "scipy's decimate; else x[::r]), spline-interpolated back to the high rate (always on),\n"
+      "and cut into patches of --dimension samples every --stride. Writes HDF5 datasets 'data'\n"
+      "(interpolated low-rate) and 'label' (high-rate), float32 (N, dimension, 1).");
   p.option("file-list", 0, "F", "text file, one audio path per line (relative to --in-dir)",
            &o.file_list);
   p.option("in-dir", 0, "D", "folder of the --file-list entries; alone: all audio under it",
@@ -332,15 +331,13 @@ int run(int argc, char** argv) {
            &o.out_dir);
   p.flag("quiet", 'q', "no progress or summary on stderr", &o.quiet);
   p.epilog(
-      "Differences from prep_vctk.py: --interpolate is always on (without it the original cannot\n"
-      "run under Python 3); --dimension -1 (whole files) is not supported; resampling uses soxr "
-      "HQ,\n"
-      "not resampy's kaiser_best; the low-pass filter runs in double (scipy on librosa's float32\n"
-      "ran in float32, 1e-5 away); --sam is seeded. --split shuffles the FILES (seeded) and "
-      "splits\n"
-      "them, so no speaker recording lands in two parts; test.txt lists the test files for "
-      "sr-eval.\n"
-      "HDF5 attributes record scale, sample_rate, dimension, stride, low_pass, sam and seed.\n"
+      "Differences from prep_vctk.py: --interpolate is always on (without it the original\n"
+      "cannot run under Python 3); --dimension -1 (whole files) is not supported; resampling\n"
+      "uses soxr HQ, not resampy's kaiser_best; the low-pass filter runs in double (scipy on\n"
+      "librosa's float32 ran in float32, 1e-5 away); --sam is seeded. --split shuffles the\n"
+      "FILES (seeded) and splits them, so no recording lands in two parts; test.txt lists the\n"
+      "test files for sr-eval. HDF5 attributes record scale, sample_rate, dimension, stride,\n"
+      "low_pass, sam and seed.\n"
       "Exit codes: 0 success, 1 error (bad input or output), 2 usage error.");
   if (!p.parse(argc, argv)) return 0;
   if (o.file_list.empty() && o.in_dir.empty())

@@ -222,20 +222,8 @@ bool mma_supported(const ConvGeometry& g) {
   return g.Cin % mt::kBK == 0 && g.Cout % 8 == 0 && g.Cout >= 8 && g.M() > 0;
 }
 
-// Split K when the output tiles cannot fill the device (small batch: U1 at batch 1 has 32
-// tiles for 132 SMs): aim at about two blocks per SM, keep at least 8 k-tiles per split so the
-// pipeline has work, and never leave a split empty.
 int mma_split_count(const ConvGeometry& g, int sm_count) {
-  const int tiles = ((g.M() + mt::kBM - 1) / mt::kBM) * ((g.Cout + mt::kBN - 1) / mt::kBN);
-  const int KT = g.Ktot() / mt::kBK;
-  const int target = 2 * (sm_count > 0 ? sm_count : 132);
-  if (tiles >= target / 2) return 1;
-  int splits = (target + tiles - 1) / tiles;
-  splits = std::min(splits, std::max(1, KT / 8));
-  splits = std::min(splits, 16);
-  if (splits <= 1) return 1;
-  const int per_split = (KT + splits - 1) / splits;
-  return (KT + per_split - 1) / per_split;
+  return mt::split_count(g, sm_count);
 }
 
 void conv1d_mma_init(const CudaContext& ctx) {

@@ -94,6 +94,24 @@ SR_HD int warp_col0(int warp) { return (warp % kWarpsN) * kWarpN; }
 SR_HD int stage_row(int e, int lane) { return e * 2 + lane / 16; }
 SR_HD int stage_col(int lane) { return lane % 16; }
 
+// Split K when the output tiles cannot fill the device (small batch: U1 at batch 1 has 32 tiles
+// for 132 SMs): aim at about two blocks per SM, keep at least 8 k-tiles per split so the pipeline
+// has work, at most 16 splits, and never leave a split empty (the count is rounded to what
+// ceil(KT / ceil(KT / splits)) gives).
+SR_HD int split_count(const ConvGeometry& g, int sm_count) {
+  const int tiles = ((g.M() + kBM - 1) / kBM) * ((g.Cout + kBN - 1) / kBN);
+  const int KT = g.Ktot() / kBK;
+  const int target = 2 * (sm_count > 0 ? sm_count : 132);
+  if (tiles >= target / 2) return 1;
+  int splits = (target + tiles - 1) / tiles;
+  const int by_depth = KT / 8 > 1 ? KT / 8 : 1;
+  if (splits > by_depth) splits = by_depth;
+  if (splits > 16) splits = 16;
+  if (splits <= 1) return 1;
+  const int per_split = (KT + splits - 1) / splits;
+  return (KT + per_split - 1) / per_split;
+}
+
 // Shared-memory layout for elements of kBytes bytes (4: TF32 from floats, 2: BF16). Rows are
 // padded by 16 bytes against bank conflicts; WMMA needs 32-byte aligned fragment pointers, hence
 // the static_asserts.

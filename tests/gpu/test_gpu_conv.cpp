@@ -7,9 +7,10 @@
 //   tf32  inputs rounded to 10 mantissa bits (relative 2^-11 each): ~1.3e-4 * sqrt(n) RMS per
 //         output, ~6e-4 * sqrt(n) at the largest of 1e5 outputs; bound 2e-3 * sqrt(n), and NMSE
 //         (expected ~2e-7) below 1e-5.
-//   bf16  inputs rounded to 7 mantissa bits (2^-8 relative each): ~5.3e-4 * sqrt(n) RMS, ~2.4e-3 *
-//         sqrt(n) at the largest; bound 1e-2 * sqrt(n), and NMSE (expected ~3e-6) below 1e-4
-//         (a relative RMS error of 1%).
+//   bf16  inputs rounded to 8 significant bits (relative 2^-8 each): ~1.1e-3 * sqrt(n) RMS per
+//         output, ~5e-3 * sqrt(n) at the largest of 1e6 outputs; bound 1.5e-2 * sqrt(n), and NMSE
+//         (expected ~1e-5) below 1e-4 (a relative RMS error of 1%). cuDNN's BF16 path also rounds
+//         its output to BF16 (relative 2^-8 of |y|, NMSE +5e-6), inside the same bounds.
 #include <cmath>
 #include <map>
 #include <memory>
@@ -56,7 +57,7 @@ Bound bound_for(Precision p) {
     case Precision::tf32:
       return {2e-3, 1e-5};
     case Precision::bf16:
-      return {1e-2, 1e-4};
+      return {1.5e-2, 1e-4};
   }
   return {0, 0};
 }
