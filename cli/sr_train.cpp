@@ -112,8 +112,8 @@ void write_svg(const std::string& path, const std::vector<double>& train,
       << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' "
          "fill='white'/>\n";
     f << "<line x1='" << m << "' y1='" << h - m << "' x2='" << w - m << "' y2='" << h - m
-      << "' stroke='black'/><line x1='" << m << "' y1='" << m << "' x2='" << m << "' y2='"
-      << h - m << "' stroke='black'/>\n";
+      << "' stroke='black'/><line x1='" << m << "' y1='" << m << "' x2='" << m << "' y2='" << h - m
+      << "' stroke='black'/>\n";
     f << "<text x='" << w / 2 << "' y='" << h - 15 << "' text-anchor='middle'>epoch</text>\n";
     f << "<text x='" << m << "' y='" << m - 10 << "'>loss (log scale) " << std::pow(10, lo)
       << " .. " << std::pow(10, hi) << "</text>\n";
@@ -175,7 +175,8 @@ int run(int argc, char** argv) {
   sr::cli::ArgParser p(
       "sr-train", "sr-train --train T.h5 --val V.h5 --model tfilm --r R --out DIR [options]",
       "Trains a network from scratch on HDF5 patches made by sr-prep (or the originals'\n"
-      "prep_vctk.py `data`/`label`, or the PyTorch port's `X`/`Y`). Each epoch validates (MSE, SNR,\n"
+      "prep_vctk.py `data`/`label`, or the PyTorch port's `X`/`Y`). Each epoch validates (MSE, "
+      "SNR,\n"
       "LSD next to the spline baseline), writes DIR/checkpoint.safetensors (resumable) and, when\n"
       "validation improves, DIR/model.safetensors (what sr-infer loads), appends to DIR/log.csv\n"
       "and redraws DIR/loss.svg. Files are replaced atomically: killing the run loses at most the\n"
@@ -200,10 +201,9 @@ int run(int argc, char** argv) {
   p.option("attention-layers", 0, "N", "afilm encoder layers", &o.attention_layers);
   p.option("block-policy", 0, "tf|pt", "FiLM block sizes (default by arch)", &o.block_policy);
   p.option("subpixel-order", 0, "tf|pt", "subpixel order (default by arch)", &o.subpixel_order);
-  p.option("crop", 0, "N", "train on random N-sample crops of each patch (0 = whole patches);\n"
-           "                                      N becomes the model's patch length", &o.crop);
-  p.option("sample-rate", 0, "HZ", "high rate of the data (recorded in the model)",
-           &o.sample_rate);
+  p.option("crop", 0, "N", "random N-sample crops of each patch; N = the model's patch length",
+           &o.crop);
+  p.option("sample-rate", 0, "HZ", "high rate of the data (recorded in the model)", &o.sample_rate);
   p.option("patience", 0, "N", "stop after N epochs without validation improvement", &o.patience);
   p.option("halve-after", 0, "N", "halve the learning rate after N epochs without improvement",
            &o.halve_after);
@@ -270,11 +270,14 @@ int run(int argc, char** argv) {
     while (std::getline(log, line)) {
       std::vector<std::string> f;
       size_t s = 0, e;
-      while ((e = line.find(',', s)) != std::string::npos) f.push_back(line.substr(s, e - s)), s = e + 1;
-      if (f.size() >= 4) train_curve.push_back(std::stod(f[2])), val_curve.push_back(std::stod(f[3]));
+      while ((e = line.find(',', s)) != std::string::npos)
+        f.push_back(line.substr(s, e - s)), s = e + 1;
+      if (f.size() >= 4)
+        train_curve.push_back(std::stod(f[2])), val_curve.push_back(std::stod(f[3]));
     }
   }
-  std::fprintf(stderr, "sr-train: %s, %.2fM parameters, patch %lld, %lld train / %lld val patches%s\n",
+  std::fprintf(stderr,
+               "sr-train: %s, %.2fM parameters, patch %lld, %lld train / %lld val patches%s\n",
                sr::arch_name(trainer.config().arch), trainer.parameter_count() / 1e6,
                static_cast<long long>(patch), static_cast<long long>(train.count()),
                static_cast<long long>(val.count()), o.resume.empty() ? "" : " (resumed)");

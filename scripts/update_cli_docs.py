@@ -10,6 +10,9 @@ commands = {
     "sr-model init": [bin_dir / "sr-model", "init"],
     "sr-model info": [bin_dir / "sr-model", "info"],
     "sr-model init OUT.safetensors [options]   create": [bin_dir / "sr-model"],
+    "sr-prep": [bin_dir / "sr-prep"],
+    "sr-train": [bin_dir / "sr-train"],
+    "sr-eval": [bin_dir / "sr-eval"],
 }
 doc_path = root / "docs" / "CLI.md"
 doc = doc_path.read_text()
@@ -19,7 +22,7 @@ def replace(match):
     first = body.splitlines()[0] if body else ""
     # Longest usage prefix wins, so "sr-model init OUT... create" beats "sr-model init".
     for prefix in sorted(commands, key=len, reverse=True):
-        if first.startswith("usage: " + prefix):
+        if first.startswith("usage: " + prefix) or first == "PLACEHOLDER " + prefix:
             text = subprocess.run([*map(str, commands[prefix]), "--help"], check=True,
                                   capture_output=True, text=True).stdout
             return "```text\n" + text + "```"

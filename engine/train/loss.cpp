@@ -9,8 +9,8 @@ namespace sr {
 // y, t: (patches, length). MSE: mean (y - t)^2 over all samples, dL/dy = 2 (y - t) / n.
 // RMSE (K21): mean over patches of sqrt(mean_t (y - t)^2 + 1e-6),
 //   dL/dy = (y - t) / (patches * length * sqrt(mean_t (y - t)^2 + 1e-6)).
-double loss_and_grad(LossKind kind, const float* y, const float* t, int64_t patches,
-                     int64_t length, float* grad) {
+double loss_and_grad(LossKind kind, const float* y, const float* t, int64_t patches, int64_t length,
+                     float* grad) {
   SR_CHECK(patches > 0 && length > 0, "empty loss");
   const double n = static_cast<double>(patches) * length;
   double total = 0;

@@ -175,8 +175,7 @@ double Trainer::loss_gradient(const float* input, const float* target, int64_t b
   return loss;
 }
 
-double Trainer::train_step(const float* input, const float* target, int64_t batch,
-                           int64_t length) {
+double Trainer::train_step(const float* input, const float* target, int64_t batch, int64_t length) {
   const double loss = forward_backward(input, target, batch, length, options_.dropout);
   if (!std::isfinite(loss))
     fail("training diverged: loss is ", loss, " at step ", step_, " (lower --lr?)");

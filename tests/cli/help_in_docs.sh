@@ -43,4 +43,7 @@ check_help "sr-infer" "$BIN/sr-infer"
 check_help "sr-model" "$BIN/sr-model"
 check_help "sr-model init" "$BIN/sr-model" init
 check_help "sr-model info" "$BIN/sr-model" info
+check_help "sr-prep" "$BIN/sr-prep"
+check_help "sr-train" "$BIN/sr-train"
+check_help "sr-eval" "$BIN/sr-eval"
 echo "PASS: help_in_docs"

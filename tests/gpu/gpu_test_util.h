@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sr/backend.h"
+#include "sr/error.h"
 #include "test_util.h"
 
 // First statement of every GPU test case: without a device the case exits 77, which CTest

@@ -32,8 +32,8 @@ struct TrainOptions {
 
 // Loss of predictions y against targets t, both (patches, length); writes dL/dy when `grad` is
 // not null.
-double loss_and_grad(LossKind kind, const float* y, const float* t, int64_t patches,
-                     int64_t length, float* grad);
+double loss_and_grad(LossKind kind, const float* y, const float* t, int64_t patches, int64_t length,
+                     float* grad);
 
 class Trainer {
  public:
