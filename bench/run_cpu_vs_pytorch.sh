@@ -35,7 +35,7 @@ export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
 ENV=$RES/env_${TAG}.txt
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-  echo "commit: $(git rev-parse --short HEAD); uncommitted engine changes:$(git diff HEAD --shortstat -- engine), $(git status --short engine | grep -c "^??") untracked"
+  echo "commit: $(git rev-parse --short HEAD); uncommitted engine changes: $(git diff HEAD --shortstat -- engine | sed 's/^ *//' | grep . || echo none)"
   echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
   echo "threads: $THREADS  batch: $BATCH  rounds: $ROUNDS x $REPEAT timed forwards (+1 warmup)"
   echo "OMP_WAIT_POLICY: ${OMP_WAIT_POLICY:-(unset)}"

@@ -42,6 +42,7 @@ struct Options {
   std::vector<std::string> files;
   int r = 0, overlap = -1, batch = 4;
   bool low_pass = false, quiet = false;
+  int threads = 0;
 };
 
 double seconds_since(Clock::time_point t) {
@@ -272,6 +273,7 @@ int run(int argc, char** argv) {
   p.option("backend", 'b', "NAME", "auto, cpu or cuda", &o.backend);
   p.option("batch", 0, "N", "patches per network call", &o.batch);
   p.option("overlap", 0, "N", "as sr-infer: -1 = patch/8; 0 = the originals' tiling", &o.overlap);
+  p.option("threads", 0, "N", "CPU threads; 0 = the cores not busy with other work", &o.threads);
   p.flag("quiet", 'q', "no progress or timing on stderr", &o.quiet);
   p.epilog(
       "JSON: per file {\"file\", \"seconds\", \"samples\", \"spline\": {\"snr_db\",\n"
@@ -298,6 +300,8 @@ int run(int argc, char** argv) {
                                             "--overlap"};
   std::vector<char*> rest = split_positionals(argc, argv, with_value, o.files);
   if (!p.parse(static_cast<int>(rest.size()), rest.data())) return 0;
+  if (o.threads < 0) throw sr::cli::UsageError("--threads must be 0 (all cores) or more");
+  sr::set_cpu_threads(o.threads);
   if (o.model.empty()) throw UsageError("--model is required");
   if (o.files.empty() && o.file_list.empty())
     throw UsageError("give reference files: FILE... or --file-list F");

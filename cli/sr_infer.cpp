@@ -27,10 +27,33 @@ using sr::cli::UsageError;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string in, out, model, backend = "auto";
-  int r = 0, overlap = -1, batch = 4;
+  std::string in, out, model, backend = "auto", precision = "tf32", batch = "auto";
+  int r = 0, overlap = -1;
+  int patches = 4;  // --batch resolved once the backend is known
   bool quiet = false;
+  int threads = 0;
 };
+
+// Patches per network call when --batch is auto: the GPU needs many patches in flight to fill its
+// multiprocessors; the CPU gains nothing beyond a few.
+constexpr int kCpuBatch = 4, kCudaBatch = 32;
+
+// --backend auto|cpu|cuda with the precision; `note` explains an auto choice of the CPU.
+std::unique_ptr<sr::Backend> open_backend(const Options& o, std::string& note) {
+  sr::BackendOptions options;
+  options.precision = sr::parse_precision(o.precision);
+  if (o.backend != "auto") return sr::make_backend(o.backend, options);
+  if (!sr::cuda_available()) {
+    note = "; auto: no CUDA device, using the CPU";
+    return sr::make_cpu_backend();
+  }
+  try {
+    return sr::make_cuda_backend(options);
+  } catch (const sr::Error& e) {
+    note = std::string("; auto: the CUDA backend failed (") + e.what() + "), using the CPU";
+    return sr::make_cpu_backend();
+  }
+}
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
@@ -98,7 +121,7 @@ int run_audio(const Options& o, sr::Network& net, const sr::ModelConfig& cfg, in
   sr::UpsampleOptions uo;
   uo.ratio = r;
   uo.overlap = o.overlap;
-  uo.batch = o.batch;
+  uo.batch = o.patches;
   sr::Upsampler up(net, channels, uo);
   sr::AudioWriter writer(o.out, out_rate, channels);
 
@@ -170,22 +193,32 @@ int run(int argc, char** argv) {
   p.positional("OUT", "output audio file, or .npy", &o.out);
   p.option("r", 'r', "R", "upscaling ratio (default: the model's; 0 = the model's)", &o.r);
   p.option("model", 'm', "PATH", "weights (.safetensors); default models/speech_r<R>", &o.model);
-  p.option("backend", 'b', "NAME", "auto, cpu or cuda", &o.backend);
+  p.option("backend", 'b', "NAME",
+           "auto (CUDA when a device is visible, else the CPU), cpu or cuda", &o.backend);
+  p.option("precision", 0, "NAME",
+           "CUDA arithmetic: fp32, tf32 or bf16; tf32 is the fastest within the error bound of "
+           "docs/BENCHMARKS.md (unverified until a GPU run)",
+           &o.precision);
   p.option("overlap", 0, "N",
            "high-rate samples crossfaded between patches; -1 = patch/8; 0 = the originals' exact "
            "tiling",
            &o.overlap);
-  p.option("batch", 0, "N", "patches per network call", &o.batch);
+  p.option("batch", 0, "N", "patches per network call; auto = 4 on the CPU, 32 on CUDA", &o.batch);
+  p.option("threads", 0, "N", "CPU threads; 0 = the cores not busy with other work", &o.threads);
   p.flag("quiet", 'q', "no progress or timing on stderr", &o.quiet);
   p.epilog(
       "Models: no trained model is bundled yet (see README); `sr-model init` makes an untrained\n"
       "one. The model file's metadata gives its architecture, rate and patch length.\n"
       "Exit codes: 0 success, 1 error (bad input, model or file), 2 usage error.");
   if (!p.parse(argc, argv)) return 0;
+  if (o.threads < 0) throw sr::cli::UsageError("--threads must be 0 (all cores) or more");
+  sr::set_cpu_threads(o.threads);
   if (o.r < 0 || o.r > 64) throw UsageError("--r must be between 1 and 64 (0 = the model's)");
-  if (o.batch < 1 || o.batch > 4096) throw UsageError("--batch must be between 1 and 4096");
+  const int batch = o.batch == "auto" ? 0 : sr::cli::parse_int("--batch", o.batch, 1, 4096);
   if (o.backend != "auto" && o.backend != "cpu" && o.backend != "cuda")
     throw UsageError("--backend must be auto, cpu or cuda, got '" + o.backend + "'");
+  if (o.precision != "fp32" && o.precision != "tf32" && o.precision != "bf16")
+    throw UsageError("--precision must be fp32, tf32 or bf16, got '" + o.precision + "'");
   if (o.overlap < -1) throw UsageError("--overlap must be -1, 0 or positive");
   const bool npy = ends_with(o.in, ".npy");
   if (npy != ends_with(o.out, ".npy")) throw UsageError("IN and OUT must both be .npy, or neither");
@@ -198,7 +231,10 @@ int run(int argc, char** argv) {
   // Cheap checks first, so a typo does not wait for a large model to load.
   if (!std::filesystem::is_regular_file(o.in)) sr::fail(o.in, ": no such file");
   sr::WeightFile weights = sr::load_weights(model_path);
-  auto backend = sr::make_backend(o.backend);
+  std::string backend_note;
+  auto backend = open_backend(o, backend_note);
+  const bool on_cuda = backend->kind() == sr::BackendKind::cuda;
+  o.patches = batch > 0 ? batch : (on_cuda ? kCudaBatch : kCpuBatch);
   std::unique_ptr<sr::Network> network;
   try {
     network = std::make_unique<sr::Network>(weights, *backend);
@@ -213,9 +249,9 @@ int run(int argc, char** argv) {
     sr::fail("model ", model_path, " serves r = ", cfg.ratio, ", not r = ", r);
   if (r == 0) r = cfg.ratio;
   if (r == 0 && !npy) throw UsageError("--r is required: the model serves any ratio");
-  log(o, "model %s: %s, %.1fM parameters, patch %d, backend %s (loaded in %.2f s)\n",
+  log(o, "model %s: %s, %.1fM parameters, patch %d, backend %s%s, batch %d (loaded in %.2f s)\n",
       model_path.c_str(), sr::arch_name(cfg.arch), net.parameter_count() / 1e6, cfg.patch_length,
-      backend->description().c_str(), seconds_since(start));
+      backend->description().c_str(), backend_note.c_str(), o.patches, seconds_since(start));
   return npy ? run_npy(o, net) : run_audio(o, net, cfg, r);
 }
 

@@ -32,6 +32,7 @@ struct Options {
       sample_rate = 16000, max_batches = 0, val_max = 0;
   std::string lr = "3e-4", weight_decay = "0", clip_norm = "0";
   bool quiet = false;
+  int threads = 0;
 };
 
 float parse_float(const std::string& flag, const std::string& text) {
@@ -211,8 +212,11 @@ int run(int argc, char** argv) {
   p.option("val-patches", 0, "N", "validation patches used, 0 = all", &o.val_max);
   p.option("resume", 0, "FILE", "continue from a checkpoint.safetensors", &o.resume);
   p.option("seed", 's', "N", "seed for initialisation, shuffling, crops and dropout", &o.seed);
+  p.option("threads", 0, "N", "CPU threads; 0 = the cores not busy with other work", &o.threads);
   p.flag("quiet", 'q', "no progress bar", &o.quiet);
   if (!p.parse(argc, argv)) return 0;
+  if (o.threads < 0) throw sr::cli::UsageError("--threads must be 0 (all cores) or more");
+  sr::set_cpu_threads(o.threads);
   if (o.train.empty() || o.val.empty()) throw UsageError("--train and --val are required");
   if (o.batch < 1 || o.epochs < 1) throw UsageError("--batch-size and --epochs must be >= 1");
   if (o.loss != "mse" && o.loss != "rmse") throw UsageError("--loss must be mse or rmse");

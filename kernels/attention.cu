@@ -96,8 +96,8 @@ __global__ void pos_encoding_kernel(const float* __restrict__ x, float* __restri
                                     int N, int D, float scale) {
   SR_GRID_STRIDE(idx, total) {
     const unsigned i = idx % D, n = (idx / D) % N;
-    y[idx] = __fadd_rn(__fmul_rn(x[idx], scale),
-                       sinusoid(static_cast<int>(n), static_cast<int>(i), D));
+    y[idx] =
+        __fadd_rn(__fmul_rn(x[idx], scale), sinusoid(static_cast<int>(n), static_cast<int>(i), D));
   }
 }
 
@@ -108,8 +108,7 @@ size_t attention_smem_bytes(int64_t N) {
 }  // namespace
 
 void attention_cuda_init(const CudaContext& ctx) {
-  SR_CUDA_CHECK(cudaFuncSetAttribute(attention_kernel,
-                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
+  SR_CUDA_CHECK(cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                      static_cast<int>(ctx.smem_optin)));
 }
 
@@ -119,8 +118,8 @@ void dense_forward(CudaContext& ctx, const float* x, int64_t rows, int64_t din, 
   SR_CHECK(fits_int32(rows) && fits_int32(din) && fits_int32(dout),
            "dense: dimensions too large for cuBLAS (", rows, " x ", din, " x ", dout, ")");
   if (din == 0) {
-    SR_CUDA_CHECK(cudaMemsetAsync(y, 0, static_cast<size_t>(rows * dout) * sizeof(float),
-                                  ctx.stream));
+    SR_CUDA_CHECK(
+        cudaMemsetAsync(y, 0, static_cast<size_t>(rows * dout) * sizeof(float), ctx.stream));
   } else {
     // Row-major y (rows, dout) = x (rows, din) * w (din, dout) is, in cuBLAS's column-major terms,
     // y^T (dout x rows) = w^T (dout x din) * x^T (din x rows): the same bytes, no transposes.

@@ -143,8 +143,8 @@ class CudaBackend final : public Backend {
   void upload(float* dst, const float* src, size_t count) override {
     ctx_.forget(dst, count * sizeof(float));  // a converted copy of these bytes is now stale
     // From pageable memory the call returns once `src` has been staged: the caller may reuse it.
-    SR_CUDA_CHECK(cudaMemcpyAsync(dst, src, count * sizeof(float), cudaMemcpyHostToDevice,
-                                  ctx_.stream));
+    SR_CUDA_CHECK(
+        cudaMemcpyAsync(dst, src, count * sizeof(float), cudaMemcpyHostToDevice, ctx_.stream));
   }
 
   void fill_zero(float* ptr, size_t count) override {
@@ -153,8 +153,8 @@ class CudaBackend final : public Backend {
   }
 
   void download(float* dst, const float* src, size_t count) override {
-    SR_CUDA_CHECK(cudaMemcpyAsync(dst, src, count * sizeof(float), cudaMemcpyDeviceToHost,
-                                  ctx_.stream));
+    SR_CUDA_CHECK(
+        cudaMemcpyAsync(dst, src, count * sizeof(float), cudaMemcpyDeviceToHost, ctx_.stream));
     SR_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
   }
 
@@ -169,7 +169,11 @@ class CudaBackend final : public Backend {
     if (it != graphs_.end() && it->second.fingerprint == fp &&
         it->second.generation == ctx_.generation()) {
       it->second.last_use = ++clock_;
-      SR_CUDA_CHECK(cudaGraphLaunch(it->second.exec, ctx_.stream));
+      if (it->second.exec) {
+        SR_CUDA_CHECK(cudaGraphLaunch(it->second.exec, ctx_.stream));
+      } else {
+        run_eager(program, /*sync_each=*/false);  // its capture failed: stays eager
+      }
       SR_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
       return;
     }
@@ -221,7 +225,8 @@ class CudaBackend final : public Backend {
              it->second.generation == ctx_.generation();
     };
     if (!fresh()) run(program, id);
-    SR_CHECK(fresh(), "time_replay: the program's graph could not be captured");
+    SR_CHECK(fresh() && graphs_.at(id).exec,
+             "time_replay: the program's graph could not be captured");
     const cudaGraphExec_t exec = graphs_.at(id).exec;
     SR_CUDA_CHECK(cudaGraphLaunch(exec, ctx_.stream));  // warm
     cudaEvent_t start = nullptr, stop = nullptr;
@@ -276,8 +281,8 @@ class CudaBackend final : public Backend {
       if (sync_each) {
         const cudaError_t status = cudaStreamSynchronize(ctx_.stream);
         if (status != cudaSuccess)
-          fail("node ", i, " (", op_name(program[i].op), "): CUDA error after the kernel: ",
-               cudaGetErrorString(status));
+          fail("node ", i, " (", op_name(program[i].op),
+               "): CUDA error after the kernel: ", cudaGetErrorString(status));
       }
     }
   }
@@ -297,27 +302,33 @@ class CudaBackend final : public Backend {
     }
     Graph g;
     g.fingerprint = fp;
-    SR_CUDA_CHECK(cudaStreamBeginCapture(ctx_.stream, cudaStreamCaptureModeThreadLocal));
-    ctx_.capturing = true;
-    try {
-      for (size_t i = 0; i < program.size(); ++i) dispatch(program[i], i);
-    } catch (...) {
-      ctx_.capturing = false;
-      cudaGraph_t partial = nullptr;
-      cudaStreamEndCapture(ctx_.stream, &partial);
-      if (partial) cudaGraphDestroy(partial);
-      cudaGetLastError();
-      throw;
-    }
-    ctx_.capturing = false;
-    SR_CUDA_CHECK(cudaStreamEndCapture(ctx_.stream, &g.graph));
-    const cudaError_t status = cudaGraphInstantiate(&g.exec, g.graph, 0);
-    if (status != cudaSuccess) {
-      destroy(g);
-      SR_CUDA_CHECK(status);
-    }
     g.generation = ctx_.generation();
     g.last_use = ++clock_;
+    // The eager run just succeeded, so a failure here is one of capture itself (a library call
+    // that cannot be captured, say): the program then stays eager, with one warning.
+    try {
+      SR_CUDA_CHECK(cudaStreamBeginCapture(ctx_.stream, cudaStreamCaptureModeThreadLocal));
+      ctx_.capturing = true;
+      try {
+        for (size_t i = 0; i < program.size(); ++i) dispatch(program[i], i);
+      } catch (...) {
+        ctx_.capturing = false;
+        cudaGraph_t partial = nullptr;
+        cudaStreamEndCapture(ctx_.stream, &partial);
+        if (partial) cudaGraphDestroy(partial);
+        throw;
+      }
+      ctx_.capturing = false;
+      SR_CUDA_CHECK(cudaStreamEndCapture(ctx_.stream, &g.graph));
+      SR_CUDA_CHECK(cudaGraphInstantiate(&g.exec, g.graph, 0));
+    } catch (const Error& e) {
+      cudaGetLastError();  // capture errors are not sticky; clear the last-error slot
+      destroy(g);
+      if (!warned_capture_) {
+        std::fprintf(stderr, "warning: CUDA graph capture failed, running eagerly: %s\n", e.what());
+        warned_capture_ = true;
+      }
+    }
     graphs_[id] = g;
   }
 
@@ -327,6 +338,7 @@ class CudaBackend final : public Backend {
   std::unordered_map<void*, size_t> sizes_;  // live allocations, bytes
   std::map<uint64_t, Graph> graphs_;
   uint64_t clock_ = 0;
+  bool warned_capture_ = false;
 };
 
 CudaBackend& as_cuda(Backend& backend) {

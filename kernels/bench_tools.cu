@@ -73,6 +73,14 @@ double time_ms(F&& body, cudaStream_t stream) {
 
 }  // namespace
 
+bool has_cudnn() {
+#ifdef SR_HAVE_CUDNN
+  return true;
+#else
+  return false;
+#endif
+}
+
 std::string device_summary() {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
@@ -113,20 +121,25 @@ Ceilings measure_ceilings(int n, size_t copy_bytes) {
                                       elems);
     SR_CUDA_CHECK_LAUNCH();
     const float alpha = 1.0f, beta = 0.0f;
-    auto gemm = [&](const void* A, const void* B, cudaDataType_t type, cublasComputeType_t compute) {
+    auto gemm = [&](const void* A, const void* B, cudaDataType_t type,
+                    cublasComputeType_t compute) {
       SR_CUBLAS_CHECK(cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &alpha, A, type, n, B,
                                    type, n, &beta, out.p, CUDA_R_32F, n, compute,
                                    CUBLAS_GEMM_DEFAULT));
     };
     const double flop = 2.0 * n * double(n) * n;
-    c.fp32_tflops = flop / (time_ms([&] { gemm(a.p, b.p, CUDA_R_32F, CUBLAS_COMPUTE_32F); }, stream) *
-                            1e-3) / 1e12;
+    c.fp32_tflops =
+        flop / (time_ms([&] { gemm(a.p, b.p, CUDA_R_32F, CUBLAS_COMPUTE_32F); }, stream) * 1e-3) /
+        1e12;
     c.tf32_tflops =
-        flop / (time_ms([&] { gemm(a.p, b.p, CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_TF32); }, stream) *
-                1e-3) / 1e12;
+        flop /
+        (time_ms([&] { gemm(a.p, b.p, CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_TF32); }, stream) *
+         1e-3) /
+        1e12;
     c.bf16_tflops =
-        flop / (time_ms([&] { gemm(a16.p, b16.p, CUDA_R_16BF, CUBLAS_COMPUTE_32F); }, stream) *
-                1e-3) / 1e12;
+        flop /
+        (time_ms([&] { gemm(a16.p, b16.p, CUDA_R_16BF, CUBLAS_COMPUTE_32F); }, stream) * 1e-3) /
+        1e12;
 
     DeviceBuffer src(copy_bytes), dst(copy_bytes);
     fill_kernel<<<1024, 256, 0, stream>>>(static_cast<float*>(src.p), copy_bytes / 4, 3);

@@ -21,21 +21,21 @@
 #define SR_CUDA_CHECK_LAUNCH() SR_CUDA_CHECK(cudaGetLastError())
 
 // Only in files that include <cublas_v2.h>.
-#define SR_CUBLAS_CHECK(expr)                                                                  \
-  do {                                                                                         \
-    cublasStatus_t sr_cublas_status_ = (expr);                                                 \
-    if (sr_cublas_status_ != CUBLAS_STATUS_SUCCESS)                                            \
+#define SR_CUBLAS_CHECK(expr)                                                                    \
+  do {                                                                                           \
+    cublasStatus_t sr_cublas_status_ = (expr);                                                   \
+    if (sr_cublas_status_ != CUBLAS_STATUS_SUCCESS)                                              \
       throw ::sr::Error(::sr::format("cuBLAS error: ", cublasGetStatusString(sr_cublas_status_), \
-                                     " [", #expr, " at ", __FILE__, ":", __LINE__, "]"));      \
+                                     " [", #expr, " at ", __FILE__, ":", __LINE__, "]"));        \
   } while (0)
 
 // Only in files that include <cudnn.h>.
-#define SR_CUDNN_CHECK(expr)                                                                 \
-  do {                                                                                       \
-    cudnnStatus_t sr_cudnn_status_ = (expr);                                                 \
-    if (sr_cudnn_status_ != CUDNN_STATUS_SUCCESS)                                            \
-      throw ::sr::Error(::sr::format("cuDNN error: ", cudnnGetErrorString(sr_cudnn_status_), \
-                                     " [", #expr, " at ", __FILE__, ":", __LINE__, "]"));    \
+#define SR_CUDNN_CHECK(expr)                                                                       \
+  do {                                                                                             \
+    cudnnStatus_t sr_cudnn_status_ = (expr);                                                       \
+    if (sr_cudnn_status_ != CUDNN_STATUS_SUCCESS)                                                  \
+      throw ::sr::Error(::sr::format("cuDNN error: ", cudnnGetErrorString(sr_cudnn_status_), " [", \
+                                     #expr, " at ", __FILE__, ":", __LINE__, "]"));                \
   } while (0)
 
 namespace sr::cuda {
@@ -62,7 +62,7 @@ inline bool aligned16(const void* p) {
 
 #ifdef __CUDACC__
 // Grid-stride loop over n < 2^31 items: unsigned, so i + stride cannot overflow.
-#define SR_GRID_STRIDE(i, n)                                                              \
+#define SR_GRID_STRIDE(i, n)                                                             \
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < static_cast<unsigned>(n); \
        i += gridDim.x * blockDim.x)
 

@@ -1,9 +1,9 @@
 // 'same' dilated conv1d, channels-last (engine/cpu/conv1d.cpp): the dispatch between kernels and
 // the FP32 paths.
 //
-//   Cin < 8            conv1d_direct_kernel   a stencil, one thread per output (D0: Cin = 1, K = 65)
-//   Cout <= 8          conv1d_thin_kernel     one warp per output row (F: Cout = 2)
-//   tf32 / bf16, Cin % 32 == 0, Cout % 8 == 0, 16-byte aligned x and w
+//   Cin < 8            conv1d_direct_kernel   a stencil, one thread per output (D0: Cin = 1, K =
+//   65) Cout <= 8          conv1d_thin_kernel     one warp per output row (F: Cout = 2) tf32 /
+//   bf16, Cin % 32 == 0, Cout % 8 == 0, 16-byte aligned x and w
 //                      conv1d_mma.cu          tensor-core implicit GEMM (+ split-K at small M)
 //   otherwise          conv1d_fp32_kernel     exact FP32 implicit GEMM (FFMA)
 // With BackendOptions::conv_impl = cudnn, cuDNN runs instead wherever it has an algorithm.
@@ -36,7 +36,8 @@ __global__ void conv1d_direct_kernel(const float* __restrict__ x, const float* _
       if (off < 0) continue;  // zero padding
       const float* xr = x + off;
       const float* wr = w + static_cast<int64_t>(j) * g.Cin * g.Cout + co;
-      for (int ci = 0; ci < g.Cin; ++ci) acc = fmaf(xr[ci], wr[static_cast<int64_t>(ci) * g.Cout], acc);
+      for (int ci = 0; ci < g.Cin; ++ci)
+        acc = fmaf(xr[ci], wr[static_cast<int64_t>(ci) * g.Cout], acc);
     }
     y[i] = acc;
   }
@@ -115,8 +116,8 @@ __global__ void __launch_bounds__(ft::kThreads)
     const int k = k0 + bk;
 #pragma unroll
     for (int e = 0; e < 4; ++e)
-      rb[e] = (k < Ktot && bn + e < Cout) ? __ldg(w + static_cast<int64_t>(k) * Cout + bn + e)
-                                          : 0.0f;
+      rb[e] =
+          (k < Ktot && bn + e < Cout) ? __ldg(w + static_cast<int64_t>(k) * Cout + bn + e) : 0.0f;
   };
   auto store = [&](int buf) {
 #pragma unroll
@@ -249,11 +250,9 @@ void conv1d_ours(const OpCall& call, const ConvGeometry& g, CudaContext& ctx) {
       return;
     }
     const int64_t w_numel = call.weights[0].numel();
-    const auto* wb = static_cast<const __nv_bfloat16*>(
-        ctx.derived(w, w_numel, DerivedWeight::bf16, static_cast<size_t>(w_numel) * 2,
-                    [&](void* dst) {
-                      convert_to_bf16(ctx, w, static_cast<__nv_bfloat16*>(dst), w_numel);
-                    }));
+    const auto* wb = static_cast<const __nv_bfloat16*>(ctx.derived(
+        w, w_numel, DerivedWeight::bf16, static_cast<size_t>(w_numel) * 2,
+        [&](void* dst) { convert_to_bf16(ctx, w, static_cast<__nv_bfloat16*>(dst), w_numel); }));
     __nv_bfloat16* xb = scratch_at<__nv_bfloat16>(base, x_off);
     convert_to_bf16(ctx, x, xb, static_cast<int64_t>(g.M()) * g.Cin);
     conv1d_mma_bf16(ctx, g, xb, wb, bias, y, splits, partial);
@@ -289,8 +288,8 @@ void bf16_to_float_bias(CudaContext& ctx, const __nv_bfloat16* src, const float*
 void conv_weight_to_krsc(CudaContext& ctx, const float* w, float* dst, int K, int Cin, int Cout) {
   const int64_t n = static_cast<int64_t>(K) * Cin * Cout;
   if (n == 0) return;
-  krsc_kernel<float><<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(w, dst, K,
-                                                                                      Cin, Cout);
+  krsc_kernel<float>
+      <<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(w, dst, K, Cin, Cout);
   SR_CUDA_CHECK_LAUNCH();
 }
 
@@ -307,7 +306,7 @@ std::string conv1d_path_name(const OpCall& call, const CudaContext& ctx) {
   const TensorView& xv = call.inputs[0];
   const ConvGeometry g{static_cast<int>(xv.shape.b), static_cast<int>(xv.shape.l),
                        static_cast<int>(xv.shape.c), static_cast<int>(call.output.shape.c),
-                       call.params.kernel, call.params.dilation};
+                       call.params.kernel,           call.params.dilation};
   const Precision precision = ctx.options.precision;
   std::string ours;
   if (g.Cin < kDirectMaxCin) {
@@ -322,8 +321,13 @@ std::string conv1d_path_name(const OpCall& call, const CudaContext& ctx) {
   } else {
     ours = "tiled fp32";
   }
-  if (ctx.options.conv_impl == ConvImpl::cudnn)
-    return std::string("cudnn ") + precision_name(precision) + " (else " + ours + ")";
+  if (ctx.options.conv_impl == ConvImpl::cudnn) {
+    const int state = conv1d_cudnn_state(call, ctx);
+    if (state == 1) return std::string("cudnn ") + precision_name(precision);
+    if (state == 0) return ours + " (cuDNN has no algorithm)";
+    return std::string("cudnn ") + precision_name(precision) + " if it has an algorithm, else " +
+           ours;
+  }
   return ours;
 }
 

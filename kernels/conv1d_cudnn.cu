@@ -89,7 +89,8 @@ bool conv1d_cudnn_fwd(const OpCall& call, CudaContext& ctx) {
   SR_CUDNN_CHECK(cudnnSetFilter4dDescriptor(desc.w, dtype, CUDNN_TENSOR_NHWC, Cout, Cin, 1, K));
   SR_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(desc.conv, 0, d * (K - 1) / 2, 1, 1, 1, d,
                                                  CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  const cudnnMathType_t wanted = precision == Precision::fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
+  const cudnnMathType_t wanted =
+      precision == Precision::fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
   SR_CUDNN_CHECK(cudnnSetConvolutionMathType(desc.conv, wanted));
 
   const CudnnState::Key key{B, L, Cin, Cout, K, d, static_cast<int>(precision)};
@@ -98,17 +99,21 @@ bool conv1d_cudnn_fwd(const OpCall& call, CudaContext& ctx) {
     SR_CHECK(!ctx.capturing, "cuDNN algorithm search during a graph capture");
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int returned = 0;
-    SR_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(st.handle, desc.x, desc.w, desc.conv,
-                                                        desc.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                                        &returned, perf));
+    // A configuration cuDNN does not support at all (BF16 with one input channel, say) is reported
+    // by the search itself: remember it as unsupported, and the caller runs ours.
+    const cudnnStatus_t found =
+        cudnnFindConvolutionForwardAlgorithm(st.handle, desc.x, desc.w, desc.conv, desc.y,
+                                             CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf);
+    if (found != CUDNN_STATUS_SUCCESS) {
+      returned = 0;
+      SR_CUDA_CHECK(cudaGetLastError());  // but not a CUDA fault hiding behind it
+    }
     CudnnState::Choice choice;
     for (int i = 0; i < returned; ++i) {  // sorted fastest first
       if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].determinism != CUDNN_DETERMINISTIC)
         continue;
-      // fp32 must not silently become TF32.
-      if (precision == Precision::fp32 && perf[i].mathType != CUDNN_FMA_MATH &&
-          perf[i].mathType != CUDNN_DEFAULT_MATH)
-        continue;
+      // fp32 must not silently become TF32 (CUDNN_DEFAULT_MATH permits TF32 on Ampere and later).
+      if (precision == Precision::fp32 && perf[i].mathType != CUDNN_FMA_MATH) continue;
       choice.supported = true;
       choice.algo = perf[i].algo;
       choice.math = perf[i].mathType;
@@ -158,6 +163,19 @@ bool conv1d_cudnn_fwd(const OpCall& call, CudaContext& ctx) {
   return true;
 }
 
+int conv1d_cudnn_state(const OpCall& call, const CudaContext& ctx) {
+  if (!ctx.cudnn) return -1;
+  const CudnnState::Key key{static_cast<int>(call.inputs[0].shape.b),
+                            static_cast<int>(call.inputs[0].shape.l),
+                            static_cast<int>(call.inputs[0].shape.c),
+                            static_cast<int>(call.output.shape.c),
+                            call.params.kernel,
+                            call.params.dilation,
+                            static_cast<int>(ctx.options.precision)};
+  auto it = ctx.cudnn->choices.find(key);
+  return it == ctx.cudnn->choices.end() ? -1 : (it->second.supported ? 1 : 0);
+}
+
 }  // namespace sr::cuda
 
 #else  // no cuDNN in this build
@@ -169,6 +187,10 @@ void destroy_cudnn_state(CudnnState*) {}
 
 bool conv1d_cudnn_fwd(const OpCall&, CudaContext&) {
   fail("this build has no cuDNN (it was not found at configure time): use --conv-impl ours");
+}
+
+int conv1d_cudnn_state(const OpCall&, const CudaContext&) {
+  return -1;
 }
 
 }  // namespace sr::cuda

@@ -42,5 +42,8 @@ std::string conv1d_path_name(const OpCall& call, const CudaContext& ctx);
 // cuDNN (conv1d_cudnn.cu). Returns false when cuDNN offers no algorithm for this shape and
 // precision (the caller then runs ours); throws when this build has no cuDNN.
 bool conv1d_cudnn_fwd(const OpCall& call, CudaContext& ctx);
+// Whether cuDNN ran this call's shape under ctx.options: 1 yes, 0 no algorithm (ours ran), -1 not
+// searched yet.
+int conv1d_cudnn_state(const OpCall& call, const CudaContext& ctx);
 
 }  // namespace sr::cuda

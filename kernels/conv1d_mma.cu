@@ -108,8 +108,8 @@ __global__ void __launch_bounds__(mt::kThreads, 2)
     for (int i = 0; i < BMap::kPerThread; ++i) {
       const int r = BMap::row(tid, i);
       const bool ok = n < g.Cout;  // Cout % 8 == 0: a chunk is wholly inside or outside
-      cp_async16(b_dst + r * S::kLdB + b_col, ok ? w + static_cast<int64_t>(k0 + r) * g.Cout + n : w,
-                 ok);
+      cp_async16(b_dst + r * S::kLdB + b_col,
+                 ok ? w + static_cast<int64_t>(k0 + r) * g.Cout + n : w, ok);
     }
   };
 
@@ -205,8 +205,9 @@ void launch_mma(CudaContext& ctx, const ConvGeometry& g, const T* x, const T* w,
   SR_CHECK(used_splits == splits, "conv1d: split-K count ", splits, " leaves empty splits");
   SR_CHECK(splits == 1 || partial, "conv1d: split-K needs a partial-sum buffer");
   const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(splits));
-  conv1d_mma_kernel<T><<<grid, mt::kThreads, mt::Layout<static_cast<int>(sizeof(T))>::kSmemBytes, ctx.stream>>>(
-      x, w, bias, y, splits > 1 ? partial : nullptr, g, n_tiles_n, per_split);
+  conv1d_mma_kernel<T>
+      <<<grid, mt::kThreads, mt::Layout<static_cast<int>(sizeof(T))>::kSmemBytes, ctx.stream>>>(
+          x, w, bias, y, splits > 1 ? partial : nullptr, g, n_tiles_n, per_split);
   SR_CUDA_CHECK_LAUNCH();
   if (splits > 1) {
     const int64_t n = static_cast<int64_t>(g.M()) * g.Cout;
@@ -227,9 +228,10 @@ int mma_split_count(const ConvGeometry& g, int sm_count) {
 }
 
 void conv1d_mma_init(const CudaContext& ctx) {
-  SR_CHECK(mt::Layout<4>::kSmemBytes <= ctx.smem_optin && mt::Layout<2>::kSmemBytes <= ctx.smem_optin,
-           "conv1d: the tensor-core kernel needs ", mt::Layout<4>::kSmemBytes,
-           " bytes of shared memory per block, the device allows ", ctx.smem_optin);
+  SR_CHECK(
+      mt::Layout<4>::kSmemBytes <= ctx.smem_optin && mt::Layout<2>::kSmemBytes <= ctx.smem_optin,
+      "conv1d: the tensor-core kernel needs ", mt::Layout<4>::kSmemBytes,
+      " bytes of shared memory per block, the device allows ", ctx.smem_optin);
   SR_CUDA_CHECK(cudaFuncSetAttribute(conv1d_mma_kernel<float>,
                                      cudaFuncAttributeMaxDynamicSharedMemorySize,
                                      static_cast<int>(mt::Layout<4>::kSmemBytes)));

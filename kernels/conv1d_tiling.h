@@ -88,11 +88,19 @@ SR_HD void block_tile(int block, int n_tiles_n, int& m0, int& n0) {
   m0 = (block / n_tiles_n) * kBM;
   n0 = (block % n_tiles_n) * kBN;
 }
-SR_HD int warp_row0(int warp) { return (warp / kWarpsN) * kWarpM; }
-SR_HD int warp_col0(int warp) { return (warp % kWarpsN) * kWarpN; }
+SR_HD int warp_row0(int warp) {
+  return (warp / kWarpsN) * kWarpM;
+}
+SR_HD int warp_col0(int warp) {
+  return (warp % kWarpsN) * kWarpN;
+}
 // Epilogue: element e (0..7) of lane `lane` in a staged 16 x 16 fragment.
-SR_HD int stage_row(int e, int lane) { return e * 2 + lane / 16; }
-SR_HD int stage_col(int lane) { return lane % 16; }
+SR_HD int stage_row(int e, int lane) {
+  return e * 2 + lane / 16;
+}
+SR_HD int stage_col(int lane) {
+  return lane % 16;
+}
 
 // Split K when the output tiles cannot fill the device (small batch: U1 at batch 1 has 32 tiles
 // for 132 SMs): aim at about two blocks per SM, keep at least 8 k-tiles per split so the pipeline
@@ -117,11 +125,11 @@ SR_HD int split_count(const ConvGeometry& g, int sm_count) {
 // the static_asserts.
 template <int kBytes>
 struct Layout {
-  static constexpr int kE = 16 / kBytes;        // elements per 16-byte chunk
+  static constexpr int kE = 16 / kBytes;            // elements per 16-byte chunk
   static constexpr int kWK = kBytes == 4 ? 8 : 16;  // k of one WMMA step (TF32: 8, BF16: 16)
-  static constexpr int kLdA = kBK + kE;         // A tile: kBM rows of kBK (+ pad)
-  static constexpr int kLdB = kBN + kE;         // B tile: kBK rows of kBN (+ pad)
-  static constexpr int kStageA = kBM * kLdA;    // elements per stage
+  static constexpr int kLdA = kBK + kE;             // A tile: kBM rows of kBK (+ pad)
+  static constexpr int kLdB = kBN + kE;             // B tile: kBK rows of kBN (+ pad)
+  static constexpr int kStageA = kBM * kLdA;        // elements per stage
   static constexpr int kStageB = kBK * kLdB;
   static constexpr int kPipelineBytes = kStages * (kStageA + kStageB) * kBytes;
   static constexpr int kEpilogueBytes = (kThreads / 32) * 16 * kStageLd * 4;
@@ -134,8 +142,12 @@ struct Layout {
   static_assert((kStageA * kBytes) % 128 == 0 && (kStageB * kBytes) % 128 == 0, "stage alignment");
   static_assert((16 * kStageLd * 4) % 32 == 0, "epilogue staging alignment");
   // Element offsets of a fragment's first element inside one stage.
-  SR_HD static int a_frag(int warp, int fi, int kk) { return (warp_row0(warp) + fi * 16) * kLdA + kk; }
-  SR_HD static int b_frag(int warp, int fj, int kk) { return kk * kLdB + warp_col0(warp) + fj * 16; }
+  SR_HD static int a_frag(int warp, int fi, int kk) {
+    return (warp_row0(warp) + fi * 16) * kLdA + kk;
+  }
+  SR_HD static int b_frag(int warp, int fj, int kk) {
+    return kk * kLdB + warp_col0(warp) + fj * 16;
+  }
 };
 }  // namespace mma_tile
 
@@ -146,15 +158,27 @@ struct Layout {
 namespace fp32_tile {
 constexpr int kBM = 128, kBN = 128, kBK = 8, kThreads = 256;
 // A tile loads: thread tid loads row tid / 2, k offsets (tid % 2) * 4 + e, e < 4.
-SR_HD int a_load_row(int tid) { return tid / 2; }
-SR_HD int a_load_k(int tid, int e) { return (tid % 2) * 4 + e; }
+SR_HD int a_load_row(int tid) {
+  return tid / 2;
+}
+SR_HD int a_load_k(int tid, int e) {
+  return (tid % 2) * 4 + e;
+}
 // B tile loads: thread tid loads k row tid / 32, columns (tid % 32) * 4 + e, e < 4.
-SR_HD int b_load_k(int tid) { return tid / 32; }
-SR_HD int b_load_col(int tid, int e) { return (tid % 32) * 4 + e; }
+SR_HD int b_load_k(int tid) {
+  return tid / 32;
+}
+SR_HD int b_load_col(int tid, int e) {
+  return (tid % 32) * 4 + e;
+}
 // Output rows and columns of accumulator (i, j), i, j < 8; rows (and columns) 0-3 and 4-7 are
 // each 4 consecutive positions, read from shared memory as one float4.
-SR_HD int out_row(int tid, int i) { return (i < 4 ? 0 : 64) + (tid / 16) * 4 + (i & 3); }
-SR_HD int out_col(int tid, int j) { return (j < 4 ? 0 : 64) + (tid % 16) * 4 + (j & 3); }
+SR_HD int out_row(int tid, int i) {
+  return (i < 4 ? 0 : 64) + (tid / 16) * 4 + (i & 3);
+}
+SR_HD int out_col(int tid, int j) {
+  return (j < 4 ? 0 : 64) + (tid % 16) * 4 + (j & 3);
+}
 // The (tap, channel) pair of GEMM column k, advanced by kBK per k-tile without a division.
 struct KCursor {
   int j = 0, ci = 0;

@@ -1,5 +1,5 @@
-// The context every CUDA launcher receives: one stream, library handles, per-node scratch memory and
-// weights converted once (bf16 copies, cuDNN filter layouts). No hidden globals (STYLE.md): the
+// The context every CUDA launcher receives: one stream, library handles, per-node scratch memory
+// and weights converted once (bf16 copies, cuDNN filter layouts). No hidden globals (STYLE.md): the
 // backend owns one context and passes it to each op.
 #pragma once
 
@@ -17,7 +17,7 @@
 
 namespace sr::cuda {
 
-struct CudnnState;                          // conv1d_cudnn.cu
+struct CudnnState;                            // conv1d_cudnn.cu
 void destroy_cudnn_state(CudnnState* state);  // no-op without cuDNN
 
 // Weights converted once per weight tensor and kept until it is released or re-uploaded.

@@ -12,6 +12,9 @@
 
 namespace sr::cuda_tools {
 
+// Whether this build has the cuDNN baseline (ConvImpl::cudnn); false without CUDA.
+bool has_cudnn();
+
 // "NVIDIA H100 80GB HBM3, 132 SMs, sm_90, 79.1 GiB, driver 13.0"; "" when no device is visible.
 std::string device_summary();
 

@@ -27,7 +27,7 @@ __global__ void relu_kernel(const float* __restrict__ x, float* __restrict__ y, 
 __global__ void add_kernel(const float* __restrict__ a, const float* __restrict__ b,
                            float* __restrict__ y, int n) {
   SR_GRID_STRIDE(i, n)
-    y[i] = a[i] + b[i];
+  y[i] = a[i] + b[i];
 }
 
 // engine/cpu/dropout.cpp's dropout_keep, bit for bit: splitmix64 of (seed, index), top 53 bits as a
@@ -44,7 +44,7 @@ __device__ __forceinline__ bool dropout_keep(uint64_t seed, uint64_t index, floa
 __global__ void dropout_kernel(const float* __restrict__ x, float* __restrict__ y, int n,
                                float rate, float scale, uint64_t seed) {
   SR_GRID_STRIDE(i, n)
-    y[i] = dropout_keep(seed, static_cast<uint64_t>(i), rate) ? x[i] * scale : 0.0f;
+  y[i] = dropout_keep(seed, static_cast<uint64_t>(i), rate) ? x[i] * scale : 0.0f;
 }
 
 // y: (rows, cols), row-major; one thread per element.

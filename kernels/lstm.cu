@@ -35,9 +35,10 @@ __device__ __forceinline__ float gate_sigmoid(float x, bool hard) {
 //   memory (a broadcast).
 // Phase 2: thread (bb, l) combines the four gates of unit j0+l, batch row b0+bb.
 // Grid: (ceil(H / 32), ceil(B / 4)).
-__global__ void __launch_bounds__(kStepThreads) lstm_step_kernel(
-    const float* __restrict__ z, const float* __restrict__ u, float* __restrict__ y,
-    float* __restrict__ c, int B, int N, int H, int n, bool hard) {
+__global__ void __launch_bounds__(kStepThreads)
+    lstm_step_kernel(const float* __restrict__ z, const float* __restrict__ u,
+                     float* __restrict__ y, float* __restrict__ c, int B, int N, int H, int n,
+                     bool hard) {
   extern __shared__ float h_prev[];  // (kStepBatch, H)
   __shared__ float zs[4][kStepBatch][kStepUnits];
   const int tid = threadIdx.x;
@@ -91,10 +92,9 @@ size_t step_smem_bytes(int64_t H) {
 }  // namespace
 
 void lstm_cuda_init(const CudaContext& ctx) {
-  SR_CUDA_CHECK(cudaFuncSetAttribute(lstm_step_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                     static_cast<int>(ctx.smem_optin - 4 * kStepBatch *
-                                                                           kStepUnits *
-                                                                           sizeof(float))));
+  SR_CUDA_CHECK(cudaFuncSetAttribute(
+      lstm_step_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+      static_cast<int>(ctx.smem_optin - 4 * kStepBatch * kStepUnits * sizeof(float))));
 }
 
 // x: (B, N, Cin), kernel (Cin, 4H), recurrent (H, 4H), bias (4H) -> h: (B, N, H)
@@ -134,8 +134,8 @@ void lstm_fwd_cuda(const OpCall& call, CudaContext& ctx) {
                   static_cast<unsigned>((B + kStepBatch - 1) / kStepBatch));
   for (int64_t n = 0; n < N; ++n) {
     lstm_step_kernel<<<grid, kStepThreads, smem, ctx.stream>>>(
-        z, recurrent.data, y.data, c, static_cast<int>(B), static_cast<int>(N),
-        static_cast<int>(H), static_cast<int>(n), hard);
+        z, recurrent.data, y.data, c, static_cast<int>(B), static_cast<int>(N), static_cast<int>(H),
+        static_cast<int>(n), hard);
     SR_CUDA_CHECK_LAUNCH();
   }
 }

@@ -21,6 +21,9 @@ namespace {
 }
 }  // namespace
 
+bool has_cudnn() {
+  return false;
+}
 std::string device_summary() {
   return "";
 }

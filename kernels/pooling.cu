@@ -39,7 +39,8 @@ __global__ void block_max_pool_kernel(const float* __restrict__ x, float* __rest
 
 }  // namespace
 
-// x: (B, L, C) -> y: (B, L/2, C), y[b,t,c] = max(x[b,2t,c], x[b,2t+1,c]); an odd last row is dropped.
+// x: (B, L, C) -> y: (B, L/2, C), y[b,t,c] = max(x[b,2t,c], x[b,2t+1,c]); an odd last row is
+// dropped.
 void max_pool2_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const TensorView& x = call.inputs[0];
   const TensorView& y = call.output;

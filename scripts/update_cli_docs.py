@@ -13,6 +13,7 @@ commands = {
     "sr-prep": [bin_dir / "sr-prep"],
     "sr-train": [bin_dir / "sr-train"],
     "sr-eval": [bin_dir / "sr-eval"],
+    "sr-bench": [bin_dir / "sr-bench"],
 }
 doc_path = root / "docs" / "CLI.md"
 doc = doc_path.read_text()

@@ -1,5 +1,9 @@
 // The CPU backend: host memory and the reference ops, dispatched through a table indexed by Op.
+#include <cblas.h>
+#include <omp.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -60,6 +64,24 @@ class CpuBackend final : public Backend {
 
 std::unique_ptr<Backend> make_cpu_backend() {
   return std::make_unique<CpuBackend>();
+}
+
+void set_cpu_threads(int threads) {
+  if (threads < 0) fail("thread count must be positive, got ", threads);
+  if (threads == 0) {
+    // Auto: the cores other work leaves idle (1-minute load average), at least one. Threads that
+    // must wait for a core turn every OpenMP barrier and BLAS call into a stall: on a busy
+    // machine one thread can be 100x faster than all of them.
+    threads = omp_get_num_procs();
+    double load = 0;
+    if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
+      if (std::fscanf(f, "%lf", &load) != 1) load = 0;
+      std::fclose(f);
+    }
+    threads = std::max(1, threads - static_cast<int>(load + 0.5));
+  }
+  omp_set_num_threads(threads);
+  openblas_set_num_threads(threads);
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& name) {

@@ -46,4 +46,5 @@ check_help "sr-model info" "$BIN/sr-model" info
 check_help "sr-prep" "$BIN/sr-prep"
 check_help "sr-train" "$BIN/sr-train"
 check_help "sr-eval" "$BIN/sr-eval"
+check_help "sr-bench" "$BIN/sr-bench"
 echo "PASS: help_in_docs"

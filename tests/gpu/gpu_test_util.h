@@ -17,13 +17,13 @@
 
 // First statement of every GPU test case: without a device the case exits 77, which CTest
 // (SKIP_RETURN_CODE 77) reports as skipped rather than passed.
-#define SR_REQUIRE_GPU()                             \
-  do {                                               \
-    if (!::sr::cuda_available()) {                   \
-      std::printf("SKIPPED: no CUDA device\n");      \
-      std::fflush(stdout);                           \
-      std::exit(77);                                 \
-    }                                                \
+#define SR_REQUIRE_GPU()                        \
+  do {                                          \
+    if (!::sr::cuda_available()) {              \
+      std::printf("SKIPPED: no CUDA device\n"); \
+      std::fflush(stdout);                      \
+      std::exit(77);                            \
+    }                                           \
   } while (0)
 
 namespace sr::gpu_test {
@@ -45,8 +45,7 @@ struct OpSpec {
   Shape output;
 };
 
-inline std::unique_ptr<Backend> cuda_backend(Precision precision,
-                                             ConvImpl impl = ConvImpl::ours) {
+inline std::unique_ptr<Backend> cuda_backend(Precision precision, ConvImpl impl = ConvImpl::ours) {
   BackendOptions o;
   o.precision = precision;
   o.conv_impl = impl;
@@ -115,7 +114,7 @@ inline void require_identical(const std::vector<float>& got, const std::vector<f
       if (bad++ == 0) first_bad = i;
     }
   INFO(bad << " of " << got.size() << " elements differ; first at " << first_bad << ": got "
-            << (bad ? got[first_bad] : 0.0f) << ", want " << (bad ? ref[first_bad] : 0.0f));
+           << (bad ? got[first_bad] : 0.0f) << ", want " << (bad ? ref[first_bad] : 0.0f));
   REQUIRE(bad == 0);
 }
 

@@ -36,7 +36,8 @@ std::vector<double> direct_conv(const ConvGeometry& g, const std::vector<float>&
         for (int ci = 0; ci < g.Cin; ++ci) {
           const double xv = x[(size_t(b) * g.L + s) * g.Cin + ci];
           for (int co = 0; co < g.Cout; ++co)
-            y[(size_t(b) * g.L + t) * g.Cout + co] += xv * w[(size_t(j) * g.Cin + ci) * g.Cout + co];
+            y[(size_t(b) * g.L + t) * g.Cout + co] +=
+                xv * w[(size_t(j) * g.Cin + ci) * g.Cout + co];
         }
       }
   return y;
@@ -90,8 +91,8 @@ std::vector<double> emulate_mma(const ConvGeometry& g, const std::vector<float>&
           for (int i = 0; i < AMap::kPerThread; ++i) {
             const int64_t off = a_offset(g, rows[i], tap, ci0 + a_col);
             const int dst = AMap::row(tid, i) * S::kLdA + a_col;
-            misaligned += dst % S::kE != 0;                // 16-byte aligned destination
-            misaligned += off >= 0 && off % S::kE != 0;   // 16-byte aligned source
+            misaligned += dst % S::kE != 0;              // 16-byte aligned destination
+            misaligned += off >= 0 && off % S::kE != 0;  // 16-byte aligned source
             for (int e = 0; e < S::kE; ++e) {
               sA[dst + e] = off >= 0 ? double(x[size_t(off) + e]) : 0.0;
               ++a_writes[dst + e];
@@ -112,9 +113,11 @@ std::vector<double> emulate_mma(const ConvGeometry& g, const std::vector<float>&
         // Every element of the logical tiles written exactly once (padding never).
         int bad = 0;
         for (int r = 0; r < mt::kBM; ++r)
-          for (int c = 0; c < S::kLdA; ++c) bad += a_writes[r * S::kLdA + c] != (c < mt::kBK ? 1 : 0);
+          for (int c = 0; c < S::kLdA; ++c)
+            bad += a_writes[r * S::kLdA + c] != (c < mt::kBK ? 1 : 0);
         for (int r = 0; r < mt::kBK; ++r)
-          for (int c = 0; c < S::kLdB; ++c) bad += b_writes[r * S::kLdB + c] != (c < mt::kBN ? 1 : 0);
+          for (int c = 0; c < S::kLdB; ++c)
+            bad += b_writes[r * S::kLdB + c] != (c < mt::kBN ? 1 : 0);
         REQUIRE(bad == 0);
         // Fragment products at the kernel's fragment offsets (WMMA row-major, leading dim kLd).
         for (int warp = 0; warp < mt::kThreads / 32; ++warp)
@@ -208,7 +211,8 @@ std::vector<double> emulate_fp32(const ConvGeometry& g, const std::vector<float>
       REQUIRE(cursor_errors == 0);
       int bad = 0;
       for (int kk = 0; kk < ft::kBK; ++kk) {
-        for (int r = 0; r < ft::kBM + 4; ++r) bad += a_writes[size_t(kk) * (ft::kBM + 4) + r] != (r < ft::kBM ? 1 : 0);
+        for (int r = 0; r < ft::kBM + 4; ++r)
+          bad += a_writes[size_t(kk) * (ft::kBM + 4) + r] != (r < ft::kBM ? 1 : 0);
         for (int c = 0; c < ft::kBN; ++c) bad += b_writes[size_t(kk) * ft::kBN + c] != 1;
       }
       REQUIRE(bad == 0);
@@ -216,8 +220,9 @@ std::vector<double> emulate_fp32(const ConvGeometry& g, const std::vector<float>
         for (int kk = 0; kk < ft::kBK; ++kk)
           for (int i = 0; i < 8; ++i)
             for (int j = 0; j < 8; ++j)
-              acc[size_t(tid) * 64 + i * 8 + j] += sA[size_t(kk) * (ft::kBM + 4) + ft::out_row(tid, i)] *
-                                                    sB[size_t(kk) * ft::kBN + ft::out_col(tid, j)];
+              acc[size_t(tid) * 64 + i * 8 + j] +=
+                  sA[size_t(kk) * (ft::kBM + 4) + ft::out_row(tid, i)] *
+                  sB[size_t(kk) * ft::kBN + ft::out_col(tid, j)];
     }
     for (int tid = 0; tid < ft::kThreads; ++tid) {
       // The kernel reads rows out_row(tid, 0..3) and out_row(tid, 4..7) as two float4s.
@@ -253,7 +258,7 @@ TEST_CASE("emulated tensor-core conv tiles equal a direct convolution", "[emu][c
   // Partial m- and n-tiles, tiles straddling batch items, L shorter than the span, several taps per
   // k-tile range, two n-tiles, split-K with uneven splits.
   const EmuCase cases[] = {{3, 63, 32, 24, 17, 2}, {2, 100, 64, 136, 9, 2}, {1, 3, 64, 16, 9, 2},
-                           {5, 131, 96, 40, 5, 3}, {1, 1, 32, 8, 9, 2},    {2, 70, 64, 256, 3, 1}};
+                           {5, 131, 96, 40, 5, 3}, {1, 1, 32, 8, 9, 2},     {2, 70, 64, 256, 3, 1}};
   uint32_t seed = 1;
   for (const EmuCase& c : cases) {
     const ConvGeometry g{c.B, c.L, c.Cin, c.Cout, c.K, c.d};
@@ -273,7 +278,7 @@ TEST_CASE("emulated tensor-core conv tiles equal a direct convolution", "[emu][c
 }
 
 TEST_CASE("emulated FP32 conv tiles equal a direct convolution", "[emu][conv]") {
-  const EmuCase cases[] = {{2, 129, 40, 40, 33, 2}, {2, 77, 96, 12, 5, 3}, {3, 45, 33, 9, 3, 1},
+  const EmuCase cases[] = {{2, 129, 40, 40, 33, 2}, {2, 77, 96, 12, 5, 3},  {3, 45, 33, 9, 3, 1},
                            {1, 37, 1, 8, 65, 2},    {2, 20, 64, 130, 1, 1}, {1, 2, 8, 3, 9, 2}};
   uint32_t seed = 100;
   for (const EmuCase& c : cases) {
@@ -289,9 +294,9 @@ TEST_CASE("split-K counts of the default network's layers leave no split empty",
   // mma_tile::split_count is the rule conv1d_mma.cu launches with: for every layer of the default
   // network at batches 1..8 on 132 SMs (H100) and 78 SMs, the k-tile ranges are non-empty and
   // cover all k-tiles, and large batches are not split.
-  const EmuCase layers[] = {{1, 4096, 128, 256, 33, 2}, {1, 2048, 256, 512, 17, 2},
-                            {1, 1024, 512, 512, 9, 2},  {1, 512, 512, 512, 9, 2},
-                            {1, 256, 512, 1024, 9, 2},  {1, 512, 1024, 1024, 17, 2},
+  const EmuCase layers[] = {{1, 4096, 128, 256, 33, 2},  {1, 2048, 256, 512, 17, 2},
+                            {1, 1024, 512, 512, 9, 2},   {1, 512, 512, 512, 9, 2},
+                            {1, 256, 512, 1024, 9, 2},   {1, 512, 1024, 1024, 17, 2},
                             {1, 1024, 1024, 512, 33, 2}, {1, 2048, 512, 256, 65, 2}};
   for (const EmuCase& c : layers)
     for (int sms : {132, 78})

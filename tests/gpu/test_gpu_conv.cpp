@@ -134,16 +134,18 @@ TEST_CASE("cuda conv1d: every kernel path on odd shapes", "[gpu][conv][small]") 
   };
   Backends backends;
   uint32_t seed = 1000;
-  for (const ConvCase& c : cases) check_conv(backends, c, kAllPrecisions, {ConvImpl::ours}, seed += 7);
+  for (const ConvCase& c : cases)
+    check_conv(backends, c, kAllPrecisions, {ConvImpl::ours}, seed += 7);
 }
 
 TEST_CASE("cuda conv1d: split-K at batch 1 on a deep K", "[gpu][conv][small]") {
   SR_REQUIRE_GPU();
   // 8 x 4 = 32 output tiles < the SM count: the k-tiles are split and reduced in order.
   Backends backends;
-  check_conv(backends, {1, 1024, 256, 512, 17, 2, "split-K"}, kAllPrecisions, {ConvImpl::ours}, 2000);
-  check_conv(backends, {2, 200, 512, 64, 9, 2, "split-K, partial tiles"}, kAllPrecisions, {ConvImpl::ours},
-             2010);
+  check_conv(backends, {1, 1024, 256, 512, 17, 2, "split-K"}, kAllPrecisions, {ConvImpl::ours},
+             2000);
+  check_conv(backends, {2, 200, 512, 64, 9, 2, "split-K, partial tiles"}, kAllPrecisions,
+             {ConvImpl::ours}, 2010);
 }
 
 TEST_CASE("cuda conv1d: every layer shape of the default network", "[gpu][conv][network]") {
@@ -160,19 +162,40 @@ TEST_CASE("cuda conv1d: every layer shape of the default network", "[gpu][conv][
   };
   Backends backends;
   uint32_t seed = 3000;
-  for (const ConvCase& c : layers) check_conv(backends, c, kAllPrecisions, {ConvImpl::ours}, seed += 7);
+  for (const ConvCase& c : layers)
+    check_conv(backends, c, kAllPrecisions, {ConvImpl::ours}, seed += 7);
 }
 
 TEST_CASE("cuda conv1d: the cuDNN baseline computes the same convolution", "[gpu][conv][cudnn]") {
   SR_REQUIRE_GPU();
+  if (!sr::cuda_tools::has_cudnn()) {
+    WARN("this build has no cuDNN (not found at configure time): baseline not checked");
+    return;
+  }
   const std::vector<ConvCase> cases = {
-      {2, 57, 8, 5, 9, 2, "small"},
-      {3, 63, 32, 24, 17, 2, "odd"},
-      {1, 8192, 1, 128, 65, 2, "D0"},
-      {1, 1024, 1024, 512, 33, 2, "U1"},
+      {2, 57, 8, 5, 9, 2, "small"},   {3, 63, 32, 24, 17, 2, "odd"},
+      {1, 8192, 1, 128, 65, 2, "D0"}, {1, 1024, 1024, 512, 33, 2, "U1"},
       {1, 4096, 256, 2, 9, 1, "F"},
   };
   Backends backends;
   uint32_t seed = 4000;
-  for (const ConvCase& c : cases) check_conv(backends, c, kAllPrecisions, {ConvImpl::cudnn}, seed += 7);
+  for (const ConvCase& c : cases)
+    check_conv(backends, c, kAllPrecisions, {ConvImpl::cudnn}, seed += 7);
+}
+
+TEST_CASE("cuda conv1d: tiny cases of every tiled kernel, for racecheck", "[gpu][conv][race]") {
+  SR_REQUIRE_GPU();
+  // bench/gpu_check.sh runs this case under compute-sanitizer --tool racecheck: few blocks, but
+  // every shared-memory path (cp.async pipeline with 1 and several k-tiles per split, the epilogue
+  // staging, the double-buffered FP32 tiles).
+  const std::vector<ConvCase> cases = {
+      {1, 130, 64, 24, 5, 2, "mma, 10 k-tiles"},
+      {1, 40, 32, 16, 3, 1, "mma, 3 k-tiles (< pipeline depth)"},
+      {1, 100, 256, 16, 9, 2, "mma, split-K"},
+      {1, 70, 40, 20, 3, 2, "tiled fp32"},
+  };
+  Backends backends;
+  uint32_t seed = 5000;
+  for (const ConvCase& c : cases)
+    check_conv(backends, c, kAllPrecisions, {ConvImpl::ours}, seed += 7);
 }

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "cuda_tools.h"
 #include "gpu_test_util.h"
 #include "sr/model.h"
 #include "sr/network.h"
@@ -61,9 +62,10 @@ void compare_network(Arch arch) {
     Precision precision;
     ConvImpl impl;
   };
-  for (Variant v : {Variant{Precision::fp32, ConvImpl::ours}, Variant{Precision::tf32, ConvImpl::ours},
-                    Variant{Precision::bf16, ConvImpl::ours},
-                    Variant{Precision::tf32, ConvImpl::cudnn}}) {
+  for (Variant v :
+       {Variant{Precision::fp32, ConvImpl::ours}, Variant{Precision::tf32, ConvImpl::ours},
+        Variant{Precision::bf16, ConvImpl::ours}, Variant{Precision::tf32, ConvImpl::cudnn}}) {
+    if (v.impl == ConvImpl::cudnn && !sr::cuda_tools::has_cudnn()) continue;  // not in this build
     auto cuda = sr::gpu_test::cuda_backend(v.precision, v.impl);
     sr::Network net(weights, *cuda);
     const std::vector<float> first = forward(net, input);   // eager, then captured

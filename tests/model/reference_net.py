@@ -45,11 +45,12 @@ def parse_config(meta):
         "block_policy": meta["block_policy"],
         "base_block": int(meta["base_block"]),
         "subpixel_order": meta["subpixel_order"],
-        "gate": meta["gate"],
-        "attention_layers": int(meta["attention_layers"]),
-        "attention_heads": int(meta["attention_heads"]),
-        "ff_dim": int(meta["ff_dim"]),
-        "layer_norm_eps": float(meta["layer_norm_eps"]),
+        # Keys of the other FiLM kind are absent from files the engine writes: defaults apply.
+        "gate": meta.get("gate", "sigmoid"),
+        "attention_layers": int(meta.get("attention_layers", "4")),
+        "attention_heads": int(meta.get("attention_heads", "8")),
+        "ff_dim": int(meta.get("ff_dim", "2048")),
+        "layer_norm_eps": float(meta.get("layer_norm_eps", "1e-06")),
         "patch_length": int(meta["patch_length"]),
     }
     assert meta["format"] == "audio-sr-weights" and meta["format_version"] == "1"

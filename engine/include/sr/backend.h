@@ -57,6 +57,9 @@ const char* conv_impl_name(ConvImpl impl);
 ConvImpl parse_conv_impl(const std::string& name);  // ours, cudnn; throws sr::Error
 
 std::unique_ptr<Backend> make_cpu_backend();
+// CPU threads for the ops and BLAS; 0 = the cores not busy with other work (load average). On a
+// machine busy with other work, fewer threads avoid the cost of threads waiting for each other.
+void set_cpu_threads(int threads);
 
 // CUDA: true when this binary has the CUDA backend compiled in and a device is visible.
 bool cuda_available();

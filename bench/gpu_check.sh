@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# One check of the CUDA backend on a machine with a GPU (written for an H100 box with 16 cores, to
+# finish in about 8 minutes):
+#   1. configure and build build-gpu (-DSR_CUDA=ON -DSR_CUDA_ARCHITECTURES=90, Release)
+#   2. the GPU tests (ctest -L gpu)
+#   3. compute-sanitizer: memcheck on the op and small conv tests, racecheck and synccheck on the
+#      [conv][race] cases
+#   4. sr-bench --json bench/results/gpu_<date>.json (throughput per batch/precision/impl, per-op
+#      times, our conv vs cuDNN per layer shape, GEMM and copy ceilings)
+#   5. a summary table, last
+#
+# Usage:
+#   bench/gpu_check.sh [--quick]                 build here and check (needs the build dependencies:
+#                                                sndfile, soxr, openblas, hdf5, fftw3, libpng,
+#                                                nlohmann_json, Catch2)
+#   bench/gpu_check.sh --bundle DIR              on a development machine (no GPU needed): build for
+#                                                sm_90 and copy the three binaries and the non-CUDA
+#                                                shared libraries they need into DIR (~55 MB)
+#   bench/gpu_check.sh --prebuilt DIR [--quick]  on the GPU machine, when it lacks the build
+#                                                dependencies (the lent device machines do, and
+#                                                cannot install packages): run the bundle's binaries
+# With the device tool: `bench/gpu_check.sh --bundle .gpu_bundle` here, then
+# run(command="bench/gpu_check.sh --prebuilt .gpu_bundle", carry=[".gpu_bundle"]).
+# --quick skips the sanitizers and runs a smaller benchmark sweep.
+# Logs go to $OUT when it is set (the device tool brings that folder back), else bench/results/.
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$(pwd)
+QUICK=0 MODE=build DIR=""
+while (($#)); do
+  case $1 in
+    --quick) QUICK=1 ;;
+    --bundle | --prebuilt)
+      MODE=${1#--}
+      DIR=${2:?$1 needs a folder}
+      shift
+      ;;
+    *)
+      echo "usage: $0 [--quick] [--bundle DIR | --prebuilt DIR]" >&2
+      exit 2
+      ;;
+  esac
+  shift
+done
+JOBS=${JOBS:-$(nproc)}
+ARCH=${SR_CUDA_ARCHITECTURES:-90}
+STAMP=$(date +%Y%m%d_%H%M%S)
+BUILD=${SR_GPU_BUILD:-$ROOT/build-gpu}
+
+# ---- --bundle: build here, collect binaries and libraries ------------------------------------------
+if [[ $MODE == bundle ]]; then
+  set -e
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSR_CUDA=ON -DSR_CUDA_ARCHITECTURES="$ARCH"
+  cmake --build "$BUILD" -j "$JOBS" --target sr_gpu_tests sr-bench sr-infer
+  rm -rf "$DIR"
+  mkdir -p "$DIR/bin" "$DIR/lib"
+  cp "$BUILD/bin/sr_gpu_tests" "$BUILD/bin/sr-bench" "$BUILD/bin/sr-infer" "$DIR/bin/"
+  # Everything but the C runtime, libstdc++ (newer on the GPU image) and the CUDA libraries (there
+  # with the toolkit; cuDNN from the toolkit or pip's nvidia-cudnn).
+  for b in "$DIR"/bin/*; do ldd "$b"; done | awk '$3 ~ /^\// {print $3}' | sort -u |
+    grep -v -E '/(libc|libm|libdl|libpthread|librt|libgcc_s|libstdc\+\+|libcuda|libcublas|libcublasLt|libcudnn[a-z_]*|libcudart)\.so' |
+    while read -r lib; do cp -L "$lib" "$DIR/lib/"; done
+  rel=${DIR#"$ROOT"/}
+  if [[ $rel != /* ]] && ! grep -qxF "/$rel/" "$ROOT/.git/info/exclude" 2>/dev/null; then
+    echo "/$rel/" >>"$ROOT/.git/info/exclude"  # ignored, so the device tool can carry it
+  fi
+  du -sh "$DIR"
+  echo "bundle ready: carry '$rel' and run: bench/gpu_check.sh --prebuilt $rel"
+  exit 0
+fi
+
+LOGS=${OUT:-$ROOT/bench/results}
+mkdir -p "$LOGS" "$ROOT/bench/results"
+LOG=$LOGS/gpu_check_$STAMP.log
+JSON=$ROOT/bench/results/gpu_$STAMP.json
+SAN=${COMPUTE_SANITIZER:-$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)}
+
+# cuBLAS and cuDNN: the toolkit's, else the ones in the Python environment's nvidia-* wheels.
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+  [[ -d $d ]] && export LD_LIBRARY_PATH=$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+done
+PY_NVIDIA=$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])' 2>/dev/null || true)
+if [[ -n $PY_NVIDIA ]]; then
+  for d in "$PY_NVIDIA"/cudnn/lib "$PY_NVIDIA"/cublas/lib; do
+    [[ -d $d ]] && export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d
+  done
+fi
+
+declare -a NAMES STATUS SECONDS_USED
+stage() {  # NAME TIMEOUT_S LOGFILE COMMAND...: runs one stage, records ok/FAIL/TIMEOUT and its time
+  local name=$1 limit=$2 log=$3
+  shift 3
+  echo "=== $name" | tee -a "$LOG"
+  local t0=$SECONDS rc=0
+  timeout "$limit" "$@" >"$log" 2>&1 || rc=$?
+  tail -n 25 "$log"
+  local st=ok
+  ((rc == 124)) && st="TIMEOUT (${limit}s)"
+  ((rc != 0 && rc != 124)) && st="FAIL (exit $rc)"
+  NAMES+=("$name")
+  STATUS+=("$st")
+  SECONDS_USED+=($((SECONDS - t0)))
+  echo "    -> $st in $((SECONDS - t0)) s" | tee -a "$LOG"
+  return $rc
+}
+
+{
+  echo "gpu_check $STAMP on $(hostname), mode $MODE"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,temperature.gpu,power.draw \
+    --format=csv 2>&1 || echo "nvidia-smi not available"
+  NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+  "$NVCC" --version 2>&1 | tail -n 2
+} | tee "$LOG"
+
+# 1. Build, or take the bundle's binaries.
+if [[ $MODE == prebuilt ]]; then
+  BIN=$(cd "$DIR" && pwd)/bin
+  LD_LIBRARY_PATH=$(cd "$DIR" && pwd)/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export LD_LIBRARY_PATH
+  if ! ldd "$BIN/sr_gpu_tests" | grep -q "not found"; then
+    echo "bundle $DIR: all libraries found" | tee -a "$LOG"
+  else
+    ldd "$BIN/sr_gpu_tests" | grep "not found" | tee -a "$LOG"
+    echo "missing libraries (above): set LD_LIBRARY_PATH to where they are" | tee -a "$LOG"
+    exit 1
+  fi
+else
+  missing=""
+  for m in sndfile soxr openblas hdf5 fftw3 libpng; do
+    pkg-config --exists "$m" 2>/dev/null || missing+=" $m"
+  done
+  if [[ -n $missing ]]; then
+    echo "missing build dependencies (pkg-config):$missing" | tee -a "$LOG"
+    echo "build a bundle where they exist (bench/gpu_check.sh --bundle .gpu_bundle) and run" \
+      "bench/gpu_check.sh --prebuilt .gpu_bundle here" | tee -a "$LOG"
+    exit 2
+  fi
+  stage "configure" 120 "$LOGS/configure_$STAMP.log" \
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSR_CUDA=ON \
+    -DSR_CUDA_ARCHITECTURES="$ARCH"
+  stage "build" 300 "$LOGS/build_$STAMP.log" \
+    cmake --build "$BUILD" -j "$JOBS" --target sr_gpu_tests sr-bench sr-infer
+  if [[ ${STATUS[-1]} != ok ]]; then
+    echo "build failed; see $LOGS/build_$STAMP.log" >&2
+    exit 1
+  fi
+  BIN=$BUILD/bin
+fi
+
+# 2. Every GPU test. The CPU references use all cores.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$JOBS}
+if [[ $MODE == prebuilt ]]; then  # no CTest files in a bundle: the binary runs every GPU case
+  stage "gpu tests" 300 "$LOGS/gpu_tests_$STAMP.log" "$BIN/sr_gpu_tests" "~[emu]" --durations yes
+else
+  stage "ctest -L gpu" 300 "$LOGS/gpu_tests_$STAMP.log" \
+    ctest --test-dir "$BUILD" -L gpu --output-on-failure --timeout 250
+fi
+
+# 3. Sanitizers on the small cases (kernels run 10-100x slower under them).
+if ((QUICK == 0)) && [[ -x $SAN ]]; then
+  stage "memcheck (ops, small convs)" 240 "$LOGS/memcheck_$STAMP.log" \
+    "$SAN" --tool memcheck --error-exitcode 1 --leak-check no \
+    "$BIN/sr_gpu_tests" "[ops],[conv][small],[conv][race]"
+  stage "racecheck (conv race cases)" 180 "$LOGS/racecheck_$STAMP.log" \
+    "$SAN" --tool racecheck --error-exitcode 1 "$BIN/sr_gpu_tests" "[conv][race]"
+  stage "synccheck (conv race cases)" 120 "$LOGS/synccheck_$STAMP.log" \
+    "$SAN" --tool synccheck --error-exitcode 1 "$BIN/sr_gpu_tests" "[conv][race]"
+elif ((QUICK == 0)); then
+  echo "compute-sanitizer not found ($SAN): sanitizer stages skipped" | tee -a "$LOG"
+  NAMES+=("sanitizers")
+  STATUS+=("SKIPPED (no compute-sanitizer)")
+  SECONDS_USED+=(0)
+fi
+
+# 4. Benchmarks. (Comma lists are single arguments of sr-bench.)
+# shellcheck disable=SC2054
+if ((QUICK == 1)); then
+  BENCH=(--arch tfilm --batch 1,32 --precision tf32,bf16 --conv-impl ours --repeat 10)
+else
+  BENCH=(--arch tfilm --batch 1,8,32 --precision fp32,tf32,bf16 --conv-impl ours,cudnn --repeat 20
+         --profile --conv-compare --ceilings)
+fi
+stage "sr-bench tfilm" 240 "$LOGS/bench_$STAMP.log" \
+  "$BIN/sr-bench" --backend cuda "${BENCH[@]}" --json "$JSON"
+JSON_AFILM=$ROOT/bench/results/gpu_afilm_$STAMP.json
+stage "sr-bench afilm" 120 "$LOGS/bench_afilm_$STAMP.log" \
+  "$BIN/sr-bench" --backend cuda --arch afilm --batch 1,32 --precision tf32 --repeat 10 \
+  --json "$JSON_AFILM"
+if [[ -n ${OUT:-} ]]; then
+  for f in "$JSON" "$JSON_AFILM"; do [[ -f $f ]] && cp "$f" "$OUT/"; done
+fi
+
+# 5. Summary, last.
+echo
+echo "================================ summary ($STAMP) ================================"
+for i in "${!NAMES[@]}"; do
+  printf '%-32s %-28s %5d s\n' "${NAMES[$i]}" "${STATUS[$i]}" "${SECONDS_USED[$i]}"
+done
+if [[ -f $LOGS/gpu_tests_$STAMP.log ]]; then
+  grep -E "tests passed|tests failed|All tests passed|test cases:" "$LOGS/gpu_tests_$STAMP.log" | tail -n 2
+  grep -E "\(Failed\)|\(Timeout\)|FAILED:|with expansion" "$LOGS/gpu_tests_$STAMP.log" | head -n 12
+fi
+for f in "$LOGS/bench_$STAMP.log" "$LOGS/bench_afilm_$STAMP.log"; do
+  [[ -f $f ]] || continue
+  echo "--- $(basename "$f")"
+  grep -E "^ceilings" "$f"
+  # sr-bench prints its summary table last: the header line and the rows after it.
+  awk '/^backend +batch +length/{p=1} p' "$f"
+done
+echo "json: $JSON"
+fail=0
+for s in "${STATUS[@]}"; do [[ $s == ok || $s == SKIPPED* ]] || fail=1; done
+exit $fail
