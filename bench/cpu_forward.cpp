@@ -65,26 +65,6 @@ double peak_rss_mib() {
   return static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
-double node_flops(const sr::Node& node, const std::vector<sr::Value>& values,
-                  const std::map<std::string, std::vector<int64_t>>& weights) {
-  const sr::Shape in = values[node.inputs[0]].shape;
-  const sr::Shape out = values[node.output].shape;
-  switch (node.op) {
-    case sr::Op::conv1d: {
-      const auto& w = weights.at(node.weights[0]);  // (K, Cin, Cout)
-      return 2.0 * out.b * out.l * w[0] * w[1] * w[2];
-    }
-    case sr::Op::lstm:
-      return 2.0 * in.b * in.l * (in.c + out.c) * 4.0 * out.c;
-    case sr::Op::linear:
-      return 2.0 * in.b * in.l * in.c * out.c;
-    case sr::Op::attention:
-      return 4.0 * in.b * in.l * in.l * in.c;
-    default:
-      return 0.0;
-  }
-}
-
 using CpuForward = void (*)(const sr::OpCall&);
 constexpr CpuForward kCpuForward[] = {
 #define BENCH_CPU_FORWARD(name, n_in, n_w) &sr::cpu::name##_fwd,
@@ -129,7 +109,7 @@ std::vector<NodeTiming> profile_ops(const sr::WeightFile& file, const sr::ModelC
     t.name = values[node.output].name;
     t.op = sr::op_name(node.op);
     t.shape = values[node.inputs[0]].shape.str() + " -> " + values[node.output].shape.str();
-    t.flops = node_flops(node, values, graph.weights());
+    t.flops = graph.node_flops(node);
     timings.push_back(t);
   }
   const sr::TensorView in = view(graph.input()), out = view(graph.output());
@@ -233,7 +213,7 @@ int bench(int argc, char** argv) {
   const sr::Graph graph = sr::build_graph(config, batch, length);
   double conv_flops = 0, all_flops = 0;
   for (const sr::Node& node : graph.nodes()) {
-    const double f = node_flops(node, graph.values(), graph.weights());
+    const double f = graph.node_flops(node);
     all_flops += f;
     if (node.op == sr::Op::conv1d) conv_flops += f;
   }

@@ -59,26 +59,6 @@ std::vector<int> int_list(const std::string& flag, const std::string& s, long lo
   return out;
 }
 
-double node_flops(const sr::Node& node, const std::vector<sr::Value>& values,
-                  const std::map<std::string, std::vector<int64_t>>& weights) {
-  const sr::Shape in = values[node.inputs[0]].shape;
-  const sr::Shape out = values[node.output].shape;
-  switch (node.op) {
-    case sr::Op::conv1d: {
-      const auto& w = weights.at(node.weights[0]);  // (K, Cin, Cout)
-      return 2.0 * out.b * out.l * w[0] * w[1] * w[2];
-    }
-    case sr::Op::lstm:
-      return 2.0 * in.b * in.l * (in.c + out.c) * 4.0 * out.c;
-    case sr::Op::linear:
-      return 2.0 * in.b * in.l * in.c * out.c;
-    case sr::Op::attention:
-      return 4.0 * in.b * in.l * in.l * in.c;
-    default:
-      return 0.0;
-  }
-}
-
 double node_bytes(const sr::Node& node, const std::vector<sr::Value>& values,
                   const std::map<std::string, std::vector<int64_t>>& weights) {
   double floats = static_cast<double>(values[node.output].shape.numel());
@@ -142,7 +122,7 @@ std::unique_ptr<BenchProgram> make_program(BenchBackend& bb, const sr::ModelConf
           sr::WeightView{bb.weights.at(node.weights[i]), p->graph.weights().at(node.weights[i])};
     call.output = view(node.output);
     p->program.push_back(call);
-    const double f = node_flops(node, values, p->graph.weights());
+    const double f = p->graph.node_flops(node);
     p->all_flops += f;
     if (node.op == sr::Op::conv1d) p->conv_flops += f;
     p->bytes += node_bytes(node, values, p->graph.weights());
@@ -177,7 +157,7 @@ void print_node_profile(const BenchProgram& p, const std::vector<double>& ms, js
     total += ms[i];
     by_op[sr::op_name(node.op)].first += ms[i];
     by_op[sr::op_name(node.op)].second += 1;
-    const double f = node_flops(node, values, p.graph.weights());
+    const double f = p.graph.node_flops(node);
     nodes.push_back(
         {{"name", values[node.output].name},
          {"op", sr::op_name(node.op)},

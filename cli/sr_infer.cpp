@@ -73,7 +73,7 @@ std::string find_model(const Options& o) {
   std::string path = dir + "/speech_r" + std::to_string(o.r) + ".safetensors";
   if (!std::filesystem::exists(path))
     sr::fail("no bundled model for r=", o.r, " (looked for ", path,
-             "); trained models arrive with the training work: pass --model FILE "
+             "): pass --model FILE "
              "(sr-model init makes an untrained one)");
   return path;
 }
@@ -207,8 +207,9 @@ int run(int argc, char** argv) {
   p.option("threads", 0, "N", "CPU threads; 0 = the cores not busy with other work", &o.threads);
   p.flag("quiet", 'q', "no progress or timing on stderr", &o.quiet);
   p.epilog(
-      "Models: no trained model is bundled yet (see README); `sr-model init` makes an untrained\n"
-      "one. The model file's metadata gives its architecture, rate and patch length.\n"
+      "Models: without --model, models/speech_r<R>.safetensors (small TFiLMs trained on one\n"
+      "speaker at 16 kHz, r = 2 and 4; see docs/MODELS.md). A model file's metadata gives its\n"
+      "architecture, rate, ratio and patch length.\n"
       "Exit codes: 0 success, 1 error (bad input, model or file), 2 usage error.");
   if (!p.parse(argc, argv)) return 0;
   if (o.threads < 0) throw sr::cli::UsageError("--threads must be 0 (all cores) or more");

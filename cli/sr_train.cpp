@@ -11,6 +11,7 @@
 #include <random>
 
 #include "args.h"
+#include "model_flags.h"
 #include "sr/backend.h"
 #include "sr/io/atomic_file.h"
 #include "sr/io/hdf5_patches.h"
@@ -25,10 +26,9 @@ using sr::cli::UsageError;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string train, val, out = "run", model = "tfilm", resume, filters, kernels, block_policy,
-                          subpixel_order, loss = "mse";
-  int r = 0, epochs = 20, batch = 16, layers = 4, bottleneck_filters = 512, bottleneck_kernel = 9,
-      ff_dim = 2048, attention_layers = 4, patience = 5, halve_after = 3, crop = 0, seed = 1,
+  std::string train, val, out = "run", resume, loss = "mse";
+  sr::cli::ModelFlags model;
+  int r = 0, epochs = 20, batch = 16, patience = 5, halve_after = 3, crop = 0, seed = 1,
       sample_rate = 16000, max_batches = 0, val_max = 0;
   std::string lr = "3e-4", weight_decay = "0", clip_norm = "0";
   bool quiet = false;
@@ -48,50 +48,8 @@ float parse_float(const std::string& flag, const std::string& text) {
   return v;
 }
 
-std::vector<int> parse_list(const std::string& flag, const std::string& text) {
-  std::vector<int> v;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    v.push_back(sr::cli::parse_int(flag, text.substr(start, comma - start), 1, 1 << 16));
-    start = comma + 1;
-  }
-  return v;
-}
-
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-sr::ModelConfig config_from_flags(const Options& o, int64_t patch) {
-  sr::ModelConfig c = sr::default_config(sr::parse_arch(o.model));
-  if (o.layers != c.layers && (o.filters.empty() || o.kernels.empty()))
-    throw UsageError("--layers other than 4 needs --filters and --kernels");
-  c.layers = o.layers;
-  if (!o.filters.empty()) c.filters = parse_list("--filters", o.filters);
-  if (!o.kernels.empty()) c.kernels = parse_list("--kernels", o.kernels);
-  if (static_cast<int>(c.filters.size()) != c.layers ||
-      static_cast<int>(c.kernels.size()) != c.layers)
-    throw UsageError("--filters and --kernels need one entry per layer");
-  c.bottleneck_filters = o.bottleneck_filters;
-  c.bottleneck_kernel = o.bottleneck_kernel;
-  c.ff_dim = o.ff_dim;
-  c.attention_layers = o.attention_layers;
-  if (!o.block_policy.empty()) {
-    if (o.block_policy != "tf" && o.block_policy != "pt")
-      throw UsageError("--block-policy must be tf or pt");
-    c.block_policy = o.block_policy == "pt" ? sr::BlockPolicy::pt : sr::BlockPolicy::tf;
-  }
-  if (!o.subpixel_order.empty()) {
-    if (o.subpixel_order != "tf" && o.subpixel_order != "pt")
-      throw UsageError("--subpixel-order must be tf or pt");
-    c.subpixel_order = o.subpixel_order == "pt" ? sr::SubpixelOrder::pt : sr::SubpixelOrder::tf;
-  }
-  c.patch_length = static_cast<int>(patch);
-  c.sample_rate = o.sample_rate;
-  c.ratio = o.r;
-  return sr::config_from_metadata(sr::config_to_metadata(c));  // validates
 }
 
 // Loss curves as a small standalone SVG (no plotting dependency).
@@ -185,7 +143,7 @@ int run(int argc, char** argv) {
   p.option("train", 0, "FILE", "training patches (.h5)", &o.train);
   p.option("val", 0, "FILE", "validation patches (.h5)", &o.val);
   p.option("out", 'o', "DIR", "output directory", &o.out);
-  p.option("model", 'm', "NAME", "audiounet, tfilm or afilm", &o.model);
+  o.model.add_to(p, "model", 'm');
   p.option("r", 'r', "R", "upscaling ratio the data was made for (recorded in the model)", &o.r);
   p.option("epochs", 'e', "N", "epochs", &o.epochs);
   p.option("batch-size", 'b', "N", "patches per step", &o.batch);
@@ -193,15 +151,6 @@ int run(int argc, char** argv) {
   p.option("loss", 0, "NAME", "mse (PyTorch port) or rmse (TF original, per patch)", &o.loss);
   p.option("weight-decay", 0, "W", "AdamW decoupled weight decay", &o.weight_decay);
   p.option("clip-norm", 0, "N", "global gradient-norm clipping, 0 = off", &o.clip_norm);
-  p.option("layers", 0, "N", "down blocks", &o.layers);
-  p.option("filters", 0, "LIST", "filters per level (default 128,256,512,512)", &o.filters);
-  p.option("kernels", 0, "LIST", "kernel sizes per level (default 65,33,17,9)", &o.kernels);
-  p.option("bottleneck-filters", 0, "N", "bottleneck width", &o.bottleneck_filters);
-  p.option("bottleneck-kernel", 0, "N", "bottleneck kernel size", &o.bottleneck_kernel);
-  p.option("ff-dim", 0, "N", "afilm feed-forward width", &o.ff_dim);
-  p.option("attention-layers", 0, "N", "afilm encoder layers", &o.attention_layers);
-  p.option("block-policy", 0, "tf|pt", "FiLM block sizes (default by arch)", &o.block_policy);
-  p.option("subpixel-order", 0, "tf|pt", "subpixel order (default by arch)", &o.subpixel_order);
   p.option("crop", 0, "N", "random N-sample crops of each patch; N = the model's patch length",
            &o.crop);
   p.option("sample-rate", 0, "HZ", "high rate of the data (recorded in the model)", &o.sample_rate);
@@ -257,7 +206,8 @@ int run(int argc, char** argv) {
     best = std::stod(get("train_best_val"));
     to.lr = std::stof(get("train_lr"));
   } else {
-    initial = sr::init_weights(config_from_flags(o, patch), static_cast<uint64_t>(o.seed));
+    initial = sr::init_weights(o.model.config(static_cast<int>(patch), o.sample_rate, o.r),
+                               static_cast<uint64_t>(o.seed));
   }
   auto backend = sr::make_cpu_backend();
   sr::Trainer trainer(initial, *backend, to);

@@ -47,4 +47,23 @@ int64_t Graph::parameter_count() const {
   return n;
 }
 
+double Graph::node_flops(const Node& node) const {
+  const Shape in = values_[node.inputs[0]].shape;
+  const Shape out = values_[node.output].shape;
+  switch (node.op) {
+    case Op::conv1d: {
+      const auto& w = weights_.at(node.weights[0]);  // (K, Cin, Cout)
+      return 2.0 * out.b * out.l * w[0] * w[1] * w[2];
+    }
+    case Op::lstm:  // input and recurrent projections of 4 gates per step
+      return 2.0 * in.b * in.l * (in.c + out.c) * 4.0 * out.c;
+    case Op::linear:
+      return 2.0 * in.b * in.l * in.c * out.c;
+    case Op::attention:  // scores and the weighted sum of values
+      return 4.0 * in.b * in.l * in.l * in.c;
+    default:
+      return 0.0;
+  }
+}
+
 }  // namespace sr

@@ -39,6 +39,9 @@ class Graph {
   int input() const { return input_; }
   int output() const { return output_; }
   int64_t parameter_count() const;
+  // Floating-point operations of a node's forward, 2 per multiply-add (conv1d, lstm, linear,
+  // attention); 0 for the memory-bound ops.
+  double node_flops(const Node& node) const;
 
  private:
   std::vector<Value> values_;
