@@ -347,5 +347,5 @@ int bench(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return sr::cli::run_main("bench_cpu_forward", [&] { return bench(argc, argv); });
+  return sr::cli::run_main("bench_cpu_forward", argv, [&] { return bench(argc, argv); });
 }

@@ -234,5 +234,5 @@ int bench(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return sr::cli::run_main("bench_train_throughput", [&] { return bench(argc, argv); });
+  return sr::cli::run_main("bench_train_throughput", argv, [&] { return bench(argc, argv); });
 }

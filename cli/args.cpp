@@ -1,8 +1,11 @@
 #include "args.h"
 
+#include <unistd.h>
 #include <algorithm>
 #include <cctype>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <new>
@@ -134,7 +137,9 @@ int parse_int(const std::string& flag, const std::string& text, long lo, long hi
   return static_cast<int>(v);
 }
 
-int run_main(const char* program, const std::function<int()>& body) {
+int run_main(const char* program, char** argv, const std::function<int()>& body) {
+  if (!std::getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "PASSIVE", 1) == 0)
+    execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
   try {
     return body();
   } catch (const UsageError& e) {

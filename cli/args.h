@@ -49,7 +49,10 @@ class ArgParser {
 };
 
 // Runs a tool's body: sr::Error -> "program: error: message" and exit 1; UsageError -> exit 2.
-int run_main(const char* program, const std::function<int()>& body);
+// First, unless the user set OMP_WAIT_POLICY, re-executes the tool with it PASSIVE: idle OpenMP
+// threads that spin steal the cores OpenBLAS's threads need, which made whole runs 2-4x slower
+// (docs/BENCHMARKS.md). The OpenMP runtime reads the variable only at start-up, hence the re-exec.
+int run_main(const char* program, char** argv, const std::function<int()>& body);
 
 // Integer in [lo, hi] or a UsageError naming the flag.
 int parse_int(const std::string& flag, const std::string& text, long lo, long hi);

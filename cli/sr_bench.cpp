@@ -513,5 +513,5 @@ int bench(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return sr::cli::run_main("sr-bench", [&] { return bench(argc, argv); });
+  return sr::cli::run_main("sr-bench", argv, [&] { return bench(argc, argv); });
 }

@@ -477,5 +477,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return sr::cli::run_main("sr-eval", [&] { return run(argc, argv); });
+  return sr::cli::run_main("sr-eval", argv, [&] { return run(argc, argv); });
 }

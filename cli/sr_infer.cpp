@@ -259,5 +259,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return sr::cli::run_main("sr-infer", [&] { return run(argc, argv); });
+  return sr::cli::run_main("sr-infer", argv, [&] { return run(argc, argv); });
 }

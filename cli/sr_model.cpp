@@ -76,7 +76,7 @@ int info(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return sr::cli::run_main("sr-model", [&] {
+  return sr::cli::run_main("sr-model", argv, [&] {
     const std::string usage =
         "usage: sr-model init OUT.safetensors [options]   create an untrained model\n"
         "       sr-model info FILE [--json]               describe a model file\n";

@@ -383,5 +383,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return sr::cli::run_main("sr-prep", [&] { return run(argc, argv); });
+  return sr::cli::run_main("sr-prep", argv, [&] { return run(argc, argv); });
 }

@@ -317,5 +317,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return sr::cli::run_main("sr-train", [&] { return run(argc, argv); });
+  return sr::cli::run_main("sr-train", argv, [&] { return run(argc, argv); });
 }
