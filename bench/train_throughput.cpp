@@ -4,8 +4,8 @@
 //
 // Defaults: the TFiLM we ship (layers 4, filters 32,48,64,64, kernels 33,17,9,9, bottleneck 64/9,
 // TF block policy and subpixel order), patch 2048, batch 16, MSE, Adam lr 1e-3, dropout on, weights
-// from init_weights(seed 1). Data: seeded smooth targets (a few low sinusoids per patch) and, as the
-// input, the target sampled every 4th sample and linearly interpolated back (an r = 4 task).
+// from init_weights(seed 1). Data: seeded smooth targets (a few low sinusoids per patch) and, as
+// the input, the target sampled every 4th sample and linearly interpolated back (an r = 4 task).
 //
 // --parity: instead of timing, one loss and gradient with dropout off (Trainer::loss_gradient):
 // prints the loss and the global gradient norm, and writes the gradient per tensor (--save-grad)
@@ -26,51 +26,27 @@
 #include <vector>
 
 #include "args.h"
+#include "model_flags.h"
 #include "sr/backend.h"
 #include "sr/io/npy.h"
 #include "sr/model.h"
 #include "sr/trainer.h"
 #include "sr/weights.h"
 
+#include "bench_util.h"
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using sr::bench::Clock;
+using sr::bench::median;
+using sr::bench::peak_rss_mib;
+using sr::bench::process_cpu_s;
+using sr::bench::seconds_since;
 using json = nlohmann::json;
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-double process_cpu_s() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-         1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
-double peak_rss_mib() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // KiB on Linux
-}
-
-std::vector<int> parse_list(const std::string& flag, const std::string& text) {
-  std::vector<int> v;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    v.push_back(sr::cli::parse_int(flag, item, 1, 1 << 20));
-  return v;
-}
-
 // Smooth targets (8 sinusoids of 40-2000 Hz at 16 kHz, random phases, RMS ~0.1) and r = 4 inputs.
-void make_batch(int batch, int length, uint64_t seed, std::vector<float>& x, std::vector<float>& y) {
+void make_batch(int batch, int length, uint64_t seed, std::vector<float>& x,
+                std::vector<float>& y) {
   std::mt19937_64 gen(seed);
   std::uniform_real_distribution<double> freq(40.0, 2000.0), phase(0.0, 2 * M_PI), amp(0.5, 1.0);
   x.assign(static_cast<size_t>(batch) * length, 0.0f);
@@ -91,20 +67,18 @@ void make_batch(int batch, int length, uint64_t seed, std::vector<float>& x, std
 }
 
 int bench(int argc, char** argv) {
-  std::string arch = "tfilm", filters = "32,48,64,64", kernels = "33,17,9,9", lr_text = "1e-3",
-              json_out, save_model, save_input, save_target, save_grad;
-  int layers = 4, bottleneck_filters = 64, bottleneck_kernel = 9, batch = 16, length = 2048,
-      warmup = 2, steps = 10, threads = 2, seed = 1, dropout = 1;
+  std::string lr_text = "1e-3", json_out, save_model, save_input, save_target, save_grad;
+  int batch = 16, length = 2048, warmup = 2, steps = 10, threads = 2, seed = 1, dropout = 1;
+  sr::cli::ModelFlags model;  // defaults: the bundled speech models' shape
+  model.filters = "32,48,64,64";
+  model.kernels = "33,17,9,9";
+  model.bottleneck_filters = 64;
+  model.bottleneck_kernel = 9;
   bool parity = false;
   sr::cli::ArgParser p("bench_train_throughput", "bench_train_throughput [options]",
                        "Times Trainer::train_step (forward + MSE + backward + Adam) on the CPU "
                        "backend; init_weights seed 1, seeded smooth data.");
-  p.option("arch", 'a', "NAME", "tfilm, afilm or audiounet", &arch);
-  p.option("layers", 0, "N", "down blocks", &layers);
-  p.option("filters", 0, "LIST", "filters per level", &filters);
-  p.option("kernels", 0, "LIST", "kernel sizes per level", &kernels);
-  p.option("bottleneck-filters", 0, "N", "bottleneck width", &bottleneck_filters);
-  p.option("bottleneck-kernel", 0, "N", "bottleneck kernel size", &bottleneck_kernel);
+  model.add_to(p, "arch", 'a');
   p.option("batch", 'b', "B", "patches per step", &batch);
   p.option("length", 'l', "L", "samples per patch", &length);
   p.option("lr", 0, "LR", "Adam learning rate", &lr_text);
@@ -120,17 +94,11 @@ int bench(int argc, char** argv) {
   p.option("save-grad", 0, "G.safetensors", "--parity: write the gradient per tensor", &save_grad);
   p.option("json", 'j', "OUT", "write every number as JSON", &json_out);
   if (!p.parse(argc, argv)) return 0;
-  if (batch < 1 || steps < 1 || warmup < 0) throw sr::cli::UsageError("bad --batch/--steps/--warmup");
+  if (batch < 1 || steps < 1 || warmup < 0)
+    throw sr::cli::UsageError("bad --batch/--steps/--warmup");
   sr::set_cpu_threads(threads);
 
-  sr::ModelConfig config = sr::default_config(sr::parse_arch(arch));
-  config.layers = layers;
-  config.filters = parse_list("--filters", filters);
-  config.kernels = parse_list("--kernels", kernels);
-  config.bottleneck_filters = bottleneck_filters;
-  config.bottleneck_kernel = bottleneck_kernel;
-  config.patch_length = length;
-  config = sr::config_from_metadata(sr::config_to_metadata(config));  // validates
+  const sr::ModelConfig config = model.config(length, 16000, 0);
   sr::check_input_length(config, length);
   const sr::WeightFile initial = sr::init_weights(config, 1);
   if (!save_model.empty()) sr::save_weights(save_model, initial);
@@ -205,8 +173,9 @@ int bench(int argc, char** argv) {
     std::printf("%s  params %lld  batch %d x %d  threads %d  dropout %s\n",
                 sr::arch_name(config.arch), static_cast<long long>(trainer.parameter_count()),
                 batch, length, omp_get_max_threads(), dropout ? "on" : "off");
-    std::printf("train_step: median %.4f s  min %.4f s  (%d steps after %d warmup)  cpu %.3f s/step\n",
-                med, best, steps, warmup, median(cpu));
+    std::printf(
+        "train_step: median %.4f s  min %.4f s  (%d steps after %d warmup)  cpu %.3f s/step\n", med,
+        best, steps, warmup, median(cpu));
     std::printf("  %.2f patches/s (median)  %.2f (best)   peak RSS %.1f MiB   loss %.4e -> %.4e\n",
                 batch / med, batch / best, peak_rss_mib(), losses.front(), losses.back());
     j["mode"] = "timing";

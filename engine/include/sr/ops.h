@@ -44,7 +44,7 @@ namespace sr {
   X(pos_encoding, 1, 0)   \
   X(modulate, 2, 0)       \
   X(concat, 2, 0)         \
-  X(add, 2, 0)             \
+  X(add, 2, 0)            \
   X(dropout, 1, 0)
 
 enum class Op {
@@ -83,8 +83,8 @@ struct OpParams {
   bool relu = false;  // linear: ReLU fused after the bias
   int heads = 1;      // attention
   float eps = 1e-6f;  // layer_norm
-  float rate = 0.0f;   // dropout: probability of zeroing; kept values are scaled by 1/(1-rate)
-  uint64_t seed = 0;   // dropout: the mask is a pure function of (seed, element index)
+  float rate = 0.0f;  // dropout: probability of zeroing; kept values are scaled by 1/(1-rate)
+  uint64_t seed = 0;  // dropout: the mask is a pure function of (seed, element index)
 };
 
 // Shape rule of every op; throws sr::Error on inconsistent inputs or weights.
