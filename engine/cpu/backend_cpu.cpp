@@ -84,20 +84,4 @@ void set_cpu_threads(int threads) {
   openblas_set_num_threads(threads);
 }
 
-std::unique_ptr<Backend> make_backend(const std::string& name) {
-  if (name == "cpu") return make_cpu_backend();
-  if (name == "cuda") return make_cuda_backend();
-  if (name == "auto") {
-    if (cuda_available()) {
-      try {
-        return make_cuda_backend();
-      } catch (const Error&) {
-        // A device without a usable CUDA backend: the CPU still serves the request.
-      }
-    }
-    return make_cpu_backend();
-  }
-  fail("unknown backend '", name, "' (expected auto, cpu or cuda)");
-}
-
 }  // namespace sr

@@ -67,7 +67,6 @@ bool cuda_available();
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options = {});
 
 // "auto" picks CUDA when available, else the CPU. The options apply to CUDA only.
-std::unique_ptr<Backend> make_backend(const std::string& name);
-std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options);
+std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options = {});
 
 }  // namespace sr
