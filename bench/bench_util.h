@@ -5,7 +5,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
+
+#include "sr/error.h"
 
 namespace sr::bench {
 
@@ -33,6 +38,15 @@ inline double peak_rss_mib() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+// Adds the peak memory to a run's JSON and writes it to `path` (nothing when `path` is empty).
+inline void finish_json(nlohmann::json& j, const std::string& path) {
+  j["peak_rss_mib"] = peak_rss_mib();
+  if (path.empty()) return;
+  std::ofstream f(path);
+  if (!f) fail("cannot write ", path);
+  f << j.dump(2) << "\n";
 }
 
 }  // namespace sr::bench

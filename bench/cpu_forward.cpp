@@ -317,12 +317,7 @@ int bench(int argc, char** argv) {
                 gemm_before, after);
     j["sgemm_probe"] = {{"n", gemm_peak}, {"gflops_before", gemm_before}, {"gflops_after", after}};
   }
-  j["peak_rss_mib"] = peak_rss_mib();
-  if (!json_out.empty()) {
-    std::ofstream f(json_out);
-    if (!f) sr::fail("cannot write ", json_out);
-    f << j.dump(2) << "\n";
-  }
+  sr::bench::finish_json(j, json_out);
   return 0;
 }
 

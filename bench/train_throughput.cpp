@@ -191,12 +191,7 @@ int bench(int argc, char** argv) {
     j["patches_per_s_best"] = batch / best;
     j["losses"] = losses;
   }
-  j["peak_rss_mib"] = peak_rss_mib();
-  if (!json_out.empty()) {
-    std::ofstream f(json_out);
-    if (!f) sr::fail("cannot write ", json_out);
-    f << j.dump(2) << "\n";
-  }
+  sr::bench::finish_json(j, json_out);
   return 0;
 }
 

@@ -155,11 +155,7 @@ void attention_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const TensorView& v = call.inputs[2];
   const TensorView& y = call.output;
   const int64_t B = q.shape.b, N = q.shape.l, D = q.shape.c, H = call.params.heads;
-  SR_CHECK(k.shape == q.shape && v.shape == q.shape && y.shape == q.shape,
-           "attention: q, k, v and output must share one shape, got q ", q.shape.str(), " k ",
-           k.shape.str(), " v ", v.shape.str(), " y ", y.shape.str());
-  SR_CHECK(H > 0 && D % H == 0, "attention: ", H, " heads do not divide width ", D);
-  if (B == 0 || N == 0 || D == 0) return;
+  check_op_call(call);
   SR_CHECK(fits_int32(q.numel()), "attention: ", q.shape.str(), " too large");
   SR_CHECK(H <= 65535 && B <= 65535, "attention: more than 65535 heads or batch rows");
   const size_t smem = attention_smem_bytes(N);

@@ -85,13 +85,8 @@ void modulate_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const TensorView& x = call.inputs[0];
   const TensorView& m = call.inputs[1];
   const TensorView& y = call.output;
-  const int64_t B = x.shape.b, L = x.shape.l, C = x.shape.c, S = call.params.block;
-  SR_CHECK(S >= 1, "modulate: block must be >= 1, got ", S);
-  SR_CHECK(L % S == 0, "modulate: length ", L, " is not a multiple of block ", S);
-  const int64_t N = L / S;
-  SR_CHECK((m.shape == Shape{B, N, C}), "modulate: modulation ", m.shape.str(), " for input ",
-           x.shape.str(), " and block ", S);
-  SR_CHECK(y.shape == x.shape, "modulate: output ", y.shape.str(), " != input ", x.shape.str());
+  const int64_t L = x.shape.l, C = x.shape.c, S = call.params.block;
+  check_op_call(call);
   SR_CHECK(fits_int32(x.numel()), "modulate: input ", x.shape.str(), " too large");
   const int64_t n = x.numel();
   if (n == 0) return;

@@ -124,12 +124,8 @@ void modulate_fwd(const OpCall& call) {
   const TensorView& m = call.inputs[1];
   const TensorView& y = call.output;
   const int64_t B = x.shape.b, L = x.shape.l, C = x.shape.c, S = call.params.block;
-  SR_CHECK(S >= 1, "modulate: block must be >= 1, got ", S);
-  SR_CHECK(L % S == 0, "modulate: length ", L, " is not a multiple of block ", S);
+  check_op_call(call);
   const int64_t N = L / S;
-  SR_CHECK((m.shape == Shape{B, N, C}), "modulate: modulation ", m.shape.str(), " for input ",
-           x.shape.str(), " and block ", S);
-  SR_CHECK(y.shape == x.shape, "modulate: output ", y.shape.str(), " != input ", x.shape.str());
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t t = 0; t < L; ++t) {

@@ -116,4 +116,14 @@ Shape infer_shape(Op op, const OpParams& p, const std::vector<Shape>& in,
   return {};
 }
 
+void check_op_call(const OpCall& call) {
+  std::vector<Shape> inputs;
+  for (int i = 0; i < op_num_inputs(call.op); ++i) inputs.push_back(call.inputs[i].shape);
+  std::vector<std::vector<int64_t>> weights;
+  for (int i = 0; i < op_num_weights(call.op); ++i) weights.push_back(call.weights[i].dims);
+  const Shape expected = infer_shape(call.op, call.params, inputs, weights);
+  SR_CHECK(call.output.shape == expected, op_name(call.op), ": output ", call.output.shape.str(),
+           ", expected ", expected.str());
+}
+
 }  // namespace sr

@@ -100,6 +100,10 @@ struct OpCall {
   TensorView output;
 };
 
+// Checks a call's inputs, weights and output against infer_shape; every backend's launcher can
+// start with it instead of repeating the op's shape rules.
+void check_op_call(const OpCall& call);
+
 // Backward of one node. Gradients are accumulated (+=), so a value read by several nodes needs no
 // extra pass: the trainer zeroes them once per step. A null grad_inputs[i].data or grad_weights[i]
 // means that gradient is not wanted. Backward passes recompute what they need (gates, softmax,
