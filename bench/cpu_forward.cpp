@@ -68,25 +68,20 @@ struct NodeTiming {
 std::vector<NodeTiming> profile_ops(const sr::WeightFile& file, const sr::ModelConfig& config,
                                     int64_t batch, int64_t length, const std::vector<float>& input,
                                     std::vector<float>& output, int passes) {
-  sr::Graph graph = sr::build_graph(config, batch, length);
-  sr::BufferPlan plan = sr::plan_buffers(graph);
+  // The graph Network runs: the fused inference graph.
+  const sr::Graph graph = sr::fuse_for_inference(sr::build_graph(config, batch, length));
+  const sr::BufferPlan plan = sr::plan_buffers(graph);
   std::unique_ptr<sr::Backend> backend = sr::make_cpu_backend();
   float* arena = backend->allocate(plan.arena_floats);
   const auto& values = graph.values();
-  auto view = [&](int v) { return sr::TensorView{arena + plan.offsets[v], values[v].shape}; };
-  std::vector<sr::OpCall> program;
+  auto view = [&](int v) { return sr::value_view(graph, plan, arena, v); };
+  const std::vector<sr::OpCall> program =
+      sr::bind_program(graph, plan, arena, [&](const std::string& name) {
+        const sr::HostWeight& w = file.tensors.at(name);
+        return sr::WeightView{w.values.data(), w.dims};
+      });
   std::vector<NodeTiming> timings;
   for (const sr::Node& node : graph.nodes()) {
-    sr::OpCall call;
-    call.op = node.op;
-    call.params = node.params;
-    for (size_t i = 0; i < node.inputs.size(); ++i) call.inputs[i] = view(node.inputs[i]);
-    for (size_t i = 0; i < node.weights.size(); ++i) {
-      const sr::HostWeight& w = file.tensors.at(node.weights[i]);
-      call.weights[i] = sr::WeightView{w.values.data(), w.dims};
-    }
-    call.output = view(node.output);
-    program.push_back(call);
     NodeTiming t;
     t.name = values[node.output].name;
     t.op = sr::op_name(node.op);

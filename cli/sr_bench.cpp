@@ -104,31 +104,26 @@ uint64_t next_id() {
 }
 
 std::unique_ptr<BenchProgram> make_program(BenchBackend& bb, const sr::ModelConfig& config,
-                                           int batch, int length) {
+                                           int batch, int length, bool fuse) {
   auto p = std::make_unique<BenchProgram>();
   p->backend = bb.backend.get();
   p->graph = sr::build_graph(config, batch, length);
-  const sr::BufferPlan plan = sr::plan_buffers(p->graph);
-  p->arena = bb.backend->allocate(plan.arena_floats);
-  const auto& values = p->graph.values();
-  auto view = [&](int v) { return sr::TensorView{p->arena + plan.offsets[v], values[v].shape}; };
+  // FLOPs of the convolutions as the plain graph has them (the fused graph does the same work).
   for (const sr::Node& node : p->graph.nodes()) {
-    sr::OpCall call;
-    call.op = node.op;
-    call.params = node.params;
-    for (size_t i = 0; i < node.inputs.size(); ++i) call.inputs[i] = view(node.inputs[i]);
-    for (size_t i = 0; i < node.weights.size(); ++i)
-      call.weights[i] =
-          sr::WeightView{bb.weights.at(node.weights[i]), p->graph.weights().at(node.weights[i])};
-    call.output = view(node.output);
-    p->program.push_back(call);
     const double f = p->graph.node_flops(node);
     p->all_flops += f;
     if (node.op == sr::Op::conv1d) p->conv_flops += f;
-    p->bytes += node_bytes(node, values, p->graph.weights());
   }
-  p->input = view(p->graph.input());
-  p->output = view(p->graph.output());
+  if (fuse) p->graph = sr::fuse_for_inference(p->graph);
+  const sr::BufferPlan plan = sr::plan_buffers(p->graph);
+  p->arena = bb.backend->allocate(plan.arena_floats);
+  p->program = sr::bind_program(p->graph, plan, p->arena, [&](const std::string& name) {
+    return sr::WeightView{bb.weights.at(name), p->graph.weights().at(name)};
+  });
+  for (const sr::Node& node : p->graph.nodes())
+    p->bytes += node_bytes(node, p->graph.values(), p->graph.weights());
+  p->input = sr::value_view(p->graph, plan, p->arena, p->graph.input());
+  p->output = sr::value_view(p->graph, plan, p->arena, p->graph.output());
   p->id = next_id();
   return p;
 }
@@ -137,7 +132,7 @@ struct Options {
   std::string arch = "tfilm", model, backend = "auto", precision = "default", conv_impl = "ours";
   std::string batch = "default", length = "default", json_out;
   int warmup = -1, repeat = -1, seed = 1;
-  bool profile = false, conv_compare = false, ceilings = false;
+  bool profile = false, conv_compare = false, ceilings = false, unfused = false;
 };
 
 struct Result {
@@ -147,6 +142,17 @@ struct Result {
   double patches_per_s = 0, rtf = 0, tflops = 0, gbps = 0;
 };
 
+// "conv1d+pool2+leaky_relu+subpixel" for a fused convolution, the op name otherwise.
+std::string op_label(const sr::Node& node) {
+  std::string s = sr::op_name(node.op);
+  if (node.op != sr::Op::conv1d) return s;
+  if (node.params.pool2) s += "+pool2";
+  if (node.params.act == sr::Activation::relu) s += "+relu";
+  if (node.params.act == sr::Activation::leaky_relu) s += "+leaky_relu";
+  if (node.params.shuffle) s += "+subpixel";
+  return s;
+}
+
 void print_node_profile(const BenchProgram& p, const std::vector<double>& ms, json& out) {
   std::map<std::string, std::pair<double, int>> by_op;
   double total = 0;
@@ -155,12 +161,12 @@ void print_node_profile(const BenchProgram& p, const std::vector<double>& ms, js
   for (size_t i = 0; i < ms.size(); ++i) {
     const sr::Node& node = p.graph.nodes()[i];
     total += ms[i];
-    by_op[sr::op_name(node.op)].first += ms[i];
-    by_op[sr::op_name(node.op)].second += 1;
+    by_op[op_label(node)].first += ms[i];
+    by_op[op_label(node)].second += 1;
     const double f = p.graph.node_flops(node);
     nodes.push_back(
         {{"name", values[node.output].name},
-         {"op", sr::op_name(node.op)},
+         {"op", op_label(node)},
          {"shape", values[node.inputs[0]].shape.str() + " -> " + values[node.output].shape.str()},
          {"ms", ms[i]},
          {"tflops", ms[i] > 0 ? f / (ms[i] * 1e-3) / 1e12 : 0.0}});
@@ -171,7 +177,7 @@ void print_node_profile(const BenchProgram& p, const std::vector<double>& ms, js
             [](auto& a, auto& b) { return a.second.first > b.second.first; });
   json jo = json::object();
   for (const auto& [op, st] : ops) {
-    std::printf("  %-15s %3d nodes  %9.3f ms  %5.1f%%\n", op.c_str(), st.second, st.first,
+    std::printf("  %-32s %3d nodes  %9.3f ms  %5.1f%%\n", op.c_str(), st.second, st.first,
                 100.0 * st.first / total);
     jo[op] = {{"nodes", st.second}, {"ms", st.first}, {"share", st.first / total}};
   }
@@ -181,7 +187,7 @@ void print_node_profile(const BenchProgram& p, const std::vector<double>& ms, js
   std::printf("  heaviest nodes:\n");
   for (size_t k = 0; k < std::min<size_t>(12, order.size()); ++k) {
     const json& n = nodes[order[k]];
-    std::printf("  %-28s %-14s %9.3f ms  %7.1f TFLOP/s  %s\n", n["name"].get<std::string>().c_str(),
+    std::printf("  %-28s %-32s %9.3f ms  %7.1f TFLOP/s  %s\n", n["name"].get<std::string>().c_str(),
                 n["op"].get<std::string>().c_str(), n["ms"].get<double>(),
                 n["tflops"].get<double>(), n["shape"].get<std::string>().c_str());
   }
@@ -304,6 +310,10 @@ int bench(int argc, char** argv) {
   p.option("seed", 's', "N", "seed of the random input", &o.seed);
   p.flag("profile", 0, "per-op times of the first configuration (CUDA: events per node)",
          &o.profile);
+  p.flag("unfused", 0,
+         "run the plain graph op by op (no conv epilogues, concatenations copied) to see what "
+         "fusion saves",
+         &o.unfused);
   p.flag("conv-compare", 0, "our conv1d against cuDNN on every layer shape (CUDA)",
          &o.conv_compare);
   p.flag("ceilings", 0, "measure cuBLAS GEMM (fp32/tf32/bf16) and copy ceilings (CUDA)",
@@ -415,7 +425,7 @@ int bench(int argc, char** argv) {
   for (auto& bb : backends) {
     for (int length : lengths) {
       for (int batch : batches) {
-        auto prog = make_program(*bb, config, batch, length);
+        auto prog = make_program(*bb, config, batch, length, !o.unfused);
         std::vector<float> input(size_t(batch) * length), output(input.size());
         std::mt19937_64 gen(static_cast<uint64_t>(o.seed));
         std::normal_distribution<float> noise(0.0f, 0.1f);
@@ -465,7 +475,8 @@ int bench(int argc, char** argv) {
                     {"conv_tflops", r.tflops},
                     {"all_tflops", prog->all_flops / t / 1e12},
                     {"node_gbps", r.gbps},
-                    {"nodes", prog->program.size()}};
+                    {"nodes", prog->program.size()},
+                    {"fused", !o.unfused}};
         if (cuda && o.profile && !profiled) {
           profiled = true;
           json prof;

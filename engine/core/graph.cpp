@@ -37,6 +37,27 @@ int Graph::add(Op op, const OpParams& params, const std::vector<int>& inputs,
   return id;
 }
 
+int Graph::add_buffer(Shape shape, const std::string& name) {
+  values_.push_back({shape, name});
+  return static_cast<int>(values_.size()) - 1;
+}
+
+void Graph::make_slice(int value, int buffer, int64_t channel_offset) {
+  const int n = static_cast<int>(values_.size());
+  SR_CHECK(value >= 0 && value < n && buffer >= 0 && buffer < n && value != buffer,
+           "make_slice: bad value ids");
+  Value& v = values_[value];
+  const Shape& whole = values_[buffer].shape;
+  SR_CHECK(v.slice_of < 0 && values_[buffer].slice_of < 0, "make_slice: ", v.name,
+           " nested or repeated slice");
+  SR_CHECK(v.shape.b == whole.b && v.shape.l == whole.l && channel_offset >= 0 &&
+               channel_offset + v.shape.c <= whole.c,
+           "make_slice: ", v.name, " ", v.shape.str(), " does not fit ", whole.str(),
+           " at channel ", channel_offset);
+  v.slice_of = buffer;
+  v.channel_offset = channel_offset;
+}
+
 int64_t Graph::parameter_count() const {
   int64_t n = 0;
   for (const auto& [name, dims] : weights_) {
@@ -51,9 +72,9 @@ double Graph::node_flops(const Node& node) const {
   const Shape in = values_[node.inputs[0]].shape;
   const Shape out = values_[node.output].shape;
   switch (node.op) {
-    case Op::conv1d: {
+    case Op::conv1d: {  // over the convolution's rows: those of the input
       const auto& w = weights_.at(node.weights[0]);  // (K, Cin, Cout)
-      return 2.0 * out.b * out.l * w[0] * w[1] * w[2];
+      return 2.0 * in.b * in.l * w[0] * w[1] * w[2];
     }
     case Op::lstm:  // input and recurrent projections of 4 gates per step
       return 2.0 * in.b * in.l * (in.c + out.c) * 4.0 * out.c;

@@ -17,7 +17,8 @@ struct Network::Plan {
   TensorView input, output;
 };
 
-Network::Network(const WeightFile& weights, Backend& backend) : backend_(backend) {
+Network::Network(const WeightFile& weights, Backend& backend, bool fuse)
+    : backend_(backend), fuse_(fuse) {
   config_ = config_from_metadata(weights.metadata);
   // The graph at the model's own patch length names every tensor the file must hold.
   Graph reference = build_graph(config_, 1, config_.patch_length);
@@ -55,22 +56,15 @@ void Network::prepare(int64_t batch, int64_t length) {
   plan->batch = batch;
   plan->length = length;
   plan->graph = build_graph(config_, batch, length);
-  BufferPlan buffers = plan_buffers(plan->graph);
+  if (fuse_) plan->graph = fuse_for_inference(plan->graph);
+  const BufferPlan buffers = plan_buffers(plan->graph);
   plan->arena_floats = buffers.arena_floats;
   plan->arena = backend_.allocate(buffers.arena_floats);
-  const auto& values = plan->graph.values();
-  auto view = [&](int v) { return TensorView{plan->arena + buffers.offsets[v], values[v].shape}; };
-  for (const Node& node : plan->graph.nodes()) {
-    OpCall call;
-    call.op = node.op;
-    call.params = node.params;
-    for (size_t i = 0; i < node.inputs.size(); ++i) call.inputs[i] = view(node.inputs[i]);
-    for (size_t i = 0; i < node.weights.size(); ++i) call.weights[i] = weights_.at(node.weights[i]);
-    call.output = view(node.output);
-    plan->program.push_back(call);
-  }
-  plan->input = view(plan->graph.input());
-  plan->output = view(plan->graph.output());
+  plan->program = bind_program(plan->graph, buffers, plan->arena,
+                               [&](const std::string& name) { return weights_.at(name); });
+  plan->input = value_view(plan->graph, buffers, plan->arena, plan->graph.input());
+  plan->output = value_view(plan->graph, buffers, plan->arena, plan->graph.output());
+  SR_CHECK(plan->input.dense() && plan->output.dense(), "network input or output is a slice");
   plan->id = next_program_id_++;
   plan_ = std::move(plan);
 }

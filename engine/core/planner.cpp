@@ -22,16 +22,23 @@ BufferPlan plan_buffers(const Graph& graph) {
   const int end = static_cast<int>(nodes.size());
 
   // Lifetime of each value in node steps: [defined, last read]; the graph input is defined before
-  // step 0 and the output lives to the end.
-  std::vector<int> first(n_values, -1), last(n_values, -1);
+  // step 0 and the output lives to the end. A buffer lives from the first write to the last read
+  // of any of its slices.
+  std::vector<int> first(n_values, end), last(n_values, -1);
   for (int i = 0; i < end; ++i) {
-    first[nodes[i].output] = i;
+    first[nodes[i].output] = std::min(first[nodes[i].output], i);
     last[nodes[i].output] = std::max(last[nodes[i].output], i);
     for (int v : nodes[i].inputs) last[v] = std::max(last[v], i);
   }
   SR_CHECK(graph.input() >= 0 && graph.output() >= 0, "graph has no input or output");
   first[graph.input()] = -1;
   last[graph.output()] = end;
+  for (int v = 0; v < n_values; ++v) {
+    const int whole = values[v].slice_of;
+    if (whole < 0) continue;
+    first[whole] = std::min(first[whole], first[v]);
+    last[whole] = std::max(last[whole], last[v]);
+  }
 
   // Greedy best-fit by decreasing size: place each buffer at the lowest offset that does not
   // collide with an already placed buffer whose lifetime overlaps.
@@ -48,6 +55,8 @@ BufferPlan plan_buffers(const Graph& graph) {
   };
   std::vector<Placed> placed;
   for (int v : order) {
+    if (values[v].slice_of >= 0) continue;  // placed with its buffer below
+    if (last[v] < first[v]) continue;       // never written nor read: no memory
     size_t size = align_up(static_cast<size_t>(values[v].shape.numel()));
     std::vector<std::pair<size_t, size_t>> busy;
     for (const Placed& p : placed)
@@ -62,7 +71,33 @@ BufferPlan plan_buffers(const Graph& graph) {
     placed.push_back({offset, offset + size, first[v], last[v]});
     plan.arena_floats = std::max(plan.arena_floats, offset + size);
   }
+  for (int v = 0; v < n_values; ++v)
+    if (values[v].slice_of >= 0)
+      plan.offsets[v] = plan.offsets[values[v].slice_of] + values[v].channel_offset;
   return plan;
+}
+
+TensorView value_view(const Graph& graph, const BufferPlan& plan, float* arena, int value) {
+  const Value& v = graph.values()[value];
+  TensorView view{arena + plan.offsets[value], v.shape};
+  if (v.slice_of >= 0) view.ld = graph.values()[v.slice_of].shape.c;
+  return view;
+}
+
+std::vector<OpCall> bind_program(const Graph& graph, const BufferPlan& plan, float* arena,
+                                 const std::function<WeightView(const std::string&)>& weight) {
+  std::vector<OpCall> program;
+  for (const Node& node : graph.nodes()) {
+    OpCall call;
+    call.op = node.op;
+    call.params = node.params;
+    for (size_t i = 0; i < node.inputs.size(); ++i)
+      call.inputs[i] = value_view(graph, plan, arena, node.inputs[i]);
+    for (size_t i = 0; i < node.weights.size(); ++i) call.weights[i] = weight(node.weights[i]);
+    call.output = value_view(graph, plan, arena, node.output);
+    program.push_back(call);
+  }
+  return program;
 }
 
 }  // namespace sr

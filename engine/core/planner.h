@@ -1,8 +1,11 @@
 // Buffer planning: every value of a graph gets an offset in one arena; values whose lifetimes do
-// not overlap share memory. Computed once per input shape.
+// not overlap share memory, and channel slices (Value::slice_of) live inside their buffer.
+// Computed once per input shape; bind_program then turns the graph into resolved OpCalls.
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "sr/graph.h"
@@ -15,5 +18,12 @@ struct BufferPlan {
 };
 
 BufferPlan plan_buffers(const Graph& graph);
+
+// The view of a value in an arena laid out by `plan`; a slice gets its buffer's row stride.
+TensorView value_view(const Graph& graph, const BufferPlan& plan, float* arena, int value);
+
+// One OpCall per node with every pointer resolved; `weight` gives a weight's backend view by name.
+std::vector<OpCall> bind_program(const Graph& graph, const BufferPlan& plan, float* arena,
+                                 const std::function<WeightView(const std::string&)>& weight);
 
 }  // namespace sr

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "cpu/cpu_ops.h"
 #include "sr/error.h"
@@ -22,19 +23,23 @@ inline int64_t tap_offset(int64_t j, int64_t kernel, int64_t dilation) {
   return dilation * (j - (kernel - 1) / 2);
 }
 
+// Rows of x are ldx floats apart and rows of y ldy apart (ld = channel count when dense; a
+// larger stride reads or writes a channel slice of a concatenation buffer).
+
 // x: (B, L, Cin), w: (K, Cin, Cout), bias: (Cout) -> y: (B, L, Cout). Plain loops over (b, t);
 // the innermost loop runs over Cout, contiguous in both w and y.
-void conv1d_direct(const float* x, const float* w, const float* bias, float* y, int64_t B,
-                   int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation) {
+void conv1d_direct(const float* x, int64_t ldx, const float* w, const float* bias, float* y,
+                   int64_t ldy, int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
+                   int64_t dilation) {
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t t = 0; t < L; ++t) {
-      float* yr = y + (b * L + t) * Cout;
+      float* yr = y + (b * L + t) * ldy;
       for (int64_t co = 0; co < Cout; ++co) yr[co] = bias[co];
       for (int64_t j = 0; j < K; ++j) {
         const int64_t src = t + tap_offset(j, K, dilation);
         if (src < 0 || src >= L) continue;  // zero padding
-        const float* xr = x + (b * L + src) * Cin;
+        const float* xr = x + (b * L + src) * ldx;
         for (int64_t ci = 0; ci < Cin; ++ci) {
           const float xv = xr[ci];
           const float* wr = w + (j * Cin + ci) * Cout;
@@ -50,10 +55,11 @@ void conv1d_direct(const float* x, const float* w, const float* bias, float* y, 
 // ranges, accumulated into y (beta = 1). Rows whose source falls in the padding get nothing from
 // this tap, so no padded copy or im2col buffer is needed. When L is shorter than the receptive
 // span, an outer tap can have t0 >= t1 and is skipped. OpenBLAS threads each GEMM itself.
-void conv1d_gemm(const float* x, const float* w, const float* bias, float* y, int64_t B, int64_t L,
-                 int64_t Cin, int64_t Cout, int64_t K, int64_t dilation) {
+void conv1d_gemm(const float* x, int64_t ldx, const float* w, const float* bias, float* y,
+                 int64_t ldy, int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
+                 int64_t dilation) {
 #pragma omp parallel for schedule(static)
-  for (int64_t row = 0; row < B * L; ++row) std::copy(bias, bias + Cout, y + row * Cout);
+  for (int64_t row = 0; row < B * L; ++row) std::copy(bias, bias + Cout, y + row * ldy);
 
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t j = 0; j < K; ++j) {
@@ -61,12 +67,44 @@ void conv1d_gemm(const float* x, const float* w, const float* bias, float* y, in
       const int64_t t0 = std::max<int64_t>(0, -o);
       const int64_t t1 = std::min<int64_t>(L, L - o);
       if (t1 <= t0) continue;
-      const float* a = x + (b * L + t0 + o) * Cin;  // (t1-t0) x Cin, lda = Cin
+      const float* a = x + (b * L + t0 + o) * ldx;  // (t1-t0) x Cin
       const float* wj = w + j * Cin * Cout;         // Cin x Cout, ldb = Cout
-      float* c = y + (b * L + t0) * Cout;           // (t1-t0) x Cout, ldc = Cout
+      float* c = y + (b * L + t0) * ldy;            // (t1-t0) x Cout
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(t1 - t0),
-                  static_cast<int>(Cout), static_cast<int>(Cin), 1.0f, a, static_cast<int>(Cin), wj,
-                  static_cast<int>(Cout), 1.0f, c, static_cast<int>(Cout));
+                  static_cast<int>(Cout), static_cast<int>(Cin), 1.0f, a, static_cast<int>(ldx), wj,
+                  static_cast<int>(Cout), 1.0f, c, static_cast<int>(ldy));
+    }
+  }
+}
+
+// The fused epilogue of an inference graph (OpParams::pool2, act, shuffle), applied to the
+// convolution z: (B, L, Cout) with its bias already added; the same arithmetic as the max_pool2,
+// leaky_relu/relu and subpixel ops it replaces, so a fused graph gives the same bits:
+//   v[b,t,n] = pool2 ? max(z[b,2t,n], z[b,2t+1,n]) : z[b,t,n],   t < L' = pool2 ? L/2 : L
+//   v = act(v)
+//   y[b,t,n] = v  or, with shuffle (C = Cout/2):
+//   tf: y[b, 2t+k, c] = v[b,t,k*C + c]      pt: y[b, 2t+k, c] = v[b,t,2c + k]
+// y rows are ldy floats apart.
+void conv1d_epilogue(const float* z, const OpParams& p, float* y, int64_t ldy, int64_t B, int64_t L,
+                     int64_t Cout) {
+  const int64_t Lo = p.pool2 ? L / 2 : L;
+  const int64_t C = Cout / 2;
+  const bool tf = p.order == SubpixelOrder::tf;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t t = 0; t < Lo; ++t) {
+      const float* z0 = z + (b * L + (p.pool2 ? 2 * t : t)) * Cout;
+      for (int64_t n = 0; n < Cout; ++n) {
+        float v = p.pool2 ? std::max(z0[n], z0[Cout + n]) : z0[n];
+        if (p.act == Activation::relu) v = v > 0.0f ? v : 0.0f;
+        if (p.act == Activation::leaky_relu) v = v > 0.0f ? v : p.alpha * v;
+        if (!p.shuffle) {
+          y[(b * Lo + t) * ldy + n] = v;
+        } else {
+          const int64_t k = tf ? n / C : n % 2, c = tf ? n % C : n / 2;
+          y[(b * 2 * Lo + 2 * t + k) * ldy + c] = v;
+        }
+      }
     }
   }
 }
@@ -89,10 +127,11 @@ ConvDims conv1d_dims(const OpCall& call) {
   SR_CHECK(wv.dims[0] == K && wv.dims[1] == Cin, "conv1d: weight (", wv.dims[0], ", ", wv.dims[1],
            ", ", wv.dims[2], ") does not match K=", K, " Cin=", Cin);
   SR_CHECK(bv.numel() == Cout, "conv1d: bias has ", bv.numel(), " values, expected ", Cout);
-  SR_CHECK((call.output.shape == Shape{B, L, Cout}), "conv1d: output ", call.output.shape.str(),
-           " expected (", B, ", ", L, ", ", Cout, ")");
+  check_op_call(call);  // the output shape with the epilogue, and which views may be strided
   constexpr int64_t kIntMax = std::numeric_limits<int>::max();
-  SR_CHECK(L <= kIntMax && Cin <= kIntMax && Cout <= kIntMax, "conv1d: dimension too large");
+  SR_CHECK(L <= kIntMax && Cout <= kIntMax && xv.row_stride() <= kIntMax &&
+               call.output.row_stride() <= kIntMax,
+           "conv1d: dimension too large");
   return {B, L, Cin, Cout, K, dilation};
 }
 
@@ -205,12 +244,25 @@ void conv1d_fwd(const OpCall& call) {
   float* y = call.output.data;
   SR_CHECK(x && w && bias && y, "conv1d: null buffer");
   if (d.B * d.L == 0 || d.Cout == 0) return;
+  const int64_t ldx = call.inputs[0].row_stride();
+  const bool fused = conv_has_epilogue(call.params);
 
-  if (d.Cin < kDirectMaxCin) {
-    conv1d_direct(x, w, bias, y, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
-  } else {
-    conv1d_gemm(x, w, bias, y, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
+  // With an epilogue the plain convolution goes to a scratch buffer first (the CPU is the
+  // reference here, not the fast path: one extra pass over the output).
+  thread_local std::vector<float> scratch;
+  float* z = y;
+  int64_t ldz = call.output.row_stride();
+  if (fused) {
+    scratch.resize(static_cast<size_t>(d.B * d.L * d.Cout));
+    z = scratch.data();
+    ldz = d.Cout;
   }
+  if (d.Cin < kDirectMaxCin) {
+    conv1d_direct(x, ldx, w, bias, z, ldz, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
+  } else {
+    conv1d_gemm(x, ldx, w, bias, z, ldz, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
+  }
+  if (fused) conv1d_epilogue(z, call.params, y, call.output.row_stride(), d.B, d.L, d.Cout);
 }
 
 // dy: (B, L, Cout), x: (B, L, Cin), w: (K, Cin, Cout) -> dx: (B, L, Cin), dw: (K, Cin, Cout),
@@ -221,6 +273,9 @@ void conv1d_fwd(const OpCall& call) {
 // with o_j = dilation*(j - (K-1)/2) and dy, x zero outside [0, L). Same path split as the forward.
 void conv1d_bwd(const OpGradCall& call) {
   const ConvDims d = conv1d_dims(call.forward);
+  SR_CHECK(!conv_has_epilogue(call.forward.params) && call.forward.inputs[0].dense() &&
+               call.forward.output.dense(),
+           "conv1d_bwd: fused epilogues and strided views are for inference graphs only");
   const TensorView& dyv = call.grad_output;
   const TensorView& dxv = call.grad_inputs[0];
   float* dw = call.grad_weights[0];

@@ -118,20 +118,20 @@ void concat_bwd(const OpGradCall& call) {
 }
 
 // x: (B, L, C), m: (B, N, C) with L = N*S, S = params.block -> y: (B, L, C)
-// y[b, n*S + j, c] = x[b, n*S + j, c] * m[b, n, c]
+// y[b, n*S + j, c] = x[b, n*S + j, c] * m[b, n, c]; y may be a channel slice (rows ld apart).
 void modulate_fwd(const OpCall& call) {
   const TensorView& x = call.inputs[0];
   const TensorView& m = call.inputs[1];
   const TensorView& y = call.output;
   const int64_t B = x.shape.b, L = x.shape.l, C = x.shape.c, S = call.params.block;
   check_op_call(call);
-  const int64_t N = L / S;
+  const int64_t N = L / S, ldy = y.row_stride();
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t t = 0; t < L; ++t) {
       const float* xr = x.data + (b * L + t) * C;
       const float* mr = m.data + (b * N + t / S) * C;
-      float* yr = y.data + (b * L + t) * C;
+      float* yr = y.data + (b * L + t) * ldy;
       for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] * mr[c];
     }
   }

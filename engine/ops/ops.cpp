@@ -58,7 +58,16 @@ Shape infer_shape(Op op, const OpParams& p, const std::vector<Shape>& in,
       int64_t cout = w[0][2];
       expect_dims(op, w[0], {p.kernel, x.c, cout}, "weight");
       expect_dims(op, w[1], {cout}, "bias");
-      return {x.b, x.l, cout};
+      Shape y{x.b, x.l, cout};
+      if (p.pool2) {
+        SR_CHECK(y.l >= 2, "conv1d: length ", y.l, " too short for the fused 2:1 pool");
+        y.l /= 2;
+      }
+      if (p.shuffle) {
+        SR_CHECK(cout % 2 == 0, "conv1d: odd channel count ", cout, " for the fused subpixel");
+        y = {y.b, y.l * 2, cout / 2};
+      }
+      return y;
     }
     case Op::max_pool2:
       SR_CHECK(x.l >= 2, "max_pool2: length ", x.l, " too short");
@@ -124,6 +133,17 @@ void check_op_call(const OpCall& call) {
   const Shape expected = infer_shape(call.op, call.params, inputs, weights);
   SR_CHECK(call.output.shape == expected, op_name(call.op), ": output ", call.output.shape.str(),
            ", expected ", expected.str());
+  auto check_view = [&](const TensorView& v, int i) {
+    SR_CHECK(v.dense() || (op_accepts_strided(call.op, i) && v.ld > v.shape.c), op_name(call.op),
+             i < 0 ? ": output" : ": input", " view with row stride ", v.ld, " for ", v.shape.str(),
+             " is not supported");
+  };
+  for (int i = 0; i < op_num_inputs(call.op); ++i) check_view(call.inputs[i], i);
+  check_view(call.output, -1);
+}
+
+bool op_accepts_strided(Op op, int i) {
+  return (op == Op::conv1d && i <= 0) || (op == Op::modulate && i == -1);
 }
 
 }  // namespace sr

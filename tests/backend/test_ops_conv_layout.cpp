@@ -69,6 +69,107 @@ TEST_CASE("conv1d_fwd matches a direct double-precision convolution", "[ops][con
   }
 }
 
+TEST_CASE("conv1d_fwd epilogues and strided views equal the plain ops", "[ops][conv1d]") {
+  struct Epilogue {
+    bool pool2;
+    sr::Activation act;
+    bool shuffle;
+    sr::SubpixelOrder order;
+  };
+  const std::vector<Epilogue> epilogues = {
+      {false, sr::Activation::none, false, sr::SubpixelOrder::tf},       // strided views only
+      {true, sr::Activation::leaky_relu, false, sr::SubpixelOrder::tf},  // down blocks
+      {false, sr::Activation::relu, true, sr::SubpixelOrder::tf},        // up blocks, TF order
+      {false, sr::Activation::relu, true, sr::SubpixelOrder::pt},        // up blocks, PT order
+      {false, sr::Activation::none, true, sr::SubpixelOrder::pt},        // final layer
+      {true, sr::Activation::relu, true, sr::SubpixelOrder::tf},         // all three
+  };
+  const std::vector<ConvCase> cases = {
+      {2, 38, 1, 6, 9, 2},    // direct path (Cin = 1)
+      {2, 41, 12, 10, 9, 2},  // GEMM path, odd length (the pool drops the last row)
+      {1, 30, 16, 2, 5, 1},   // final-layer shape
+  };
+  uint32_t seed = 300;
+  for (const ConvCase& p : cases) {
+    for (const Epilogue& e : epilogues) {
+      DYNAMIC_SECTION("Cin=" << p.cin << " Cout=" << p.cout << " L=" << p.l << " pool2=" << e.pool2
+                             << " act=" << int(e.act) << " shuffle=" << e.shuffle
+                             << " order=" << int(e.order)) {
+        // The input is channels [2, 2 + Cin) of a buffer with Cin + 3 channels; the output is
+        // channels [1, 1 + C) of one with C + 4: the layout of a concatenation's two halves.
+        const int64_t ldx = p.cin + 3, x_off = 2;
+        HostTensor xbuf = random_tensor({p.b, p.l, ldx}, seed++);
+        const std::vector<float> w = random_vector(size_t(p.k * p.cin * p.cout), seed++);
+        const std::vector<float> bias = random_vector(size_t(p.cout), seed++);
+        Shape ys{p.b, e.pool2 ? p.l / 2 : p.l, p.cout};
+        if (e.shuffle) ys = {ys.b, 2 * ys.l, ys.c / 2};
+        const int64_t ldy = ys.c + 4, y_off = 1;
+        HostTensor ybuf = poisoned_tensor({ys.b, ys.l, ldy});
+
+        OpCall call;
+        call.op = sr::Op::conv1d;
+        call.params.kernel = int(p.k);
+        call.params.dilation = int(p.dilation);
+        call.params.pool2 = e.pool2;
+        call.params.act = e.act;
+        call.params.alpha = 0.2f;
+        call.params.shuffle = e.shuffle;
+        call.params.order = e.order;
+        call.inputs[0] = {xbuf.values.data() + x_off, {p.b, p.l, p.cin}, ldx};
+        call.weights[0] = sr::test::weight_view(w, {p.k, p.cin, p.cout});
+        call.weights[1] = sr::test::weight_view(bias, {p.cout});
+        call.output = {ybuf.values.data() + y_off, ys, ldy};
+        sr::cpu::conv1d_fwd(call);
+
+        // Reference: the plain ops one after another, in double.
+        std::vector<float> x;
+        for (int64_t r = 0; r < p.b * p.l; ++r)
+          for (int64_t c = 0; c < p.cin; ++c) x.push_back(xbuf.values[r * ldx + x_off + c]);
+        sr::naive::Vec ref = sr::naive::conv1d(to_double(x), to_double(w), to_double(bias), p);
+        Shape s{p.b, p.l, p.cout};
+        if (e.pool2) {
+          ref = sr::naive::max_pool2(ref, s);
+          s.l /= 2;
+        }
+        if (e.act == sr::Activation::relu) ref = sr::naive::relu(ref);
+        if (e.act == sr::Activation::leaky_relu) ref = sr::naive::leaky_relu(ref, 0.2f);
+        if (e.shuffle) ref = sr::naive::subpixel(ref, s, e.order);
+        std::vector<float> got;
+        for (int64_t r = 0; r < ys.b * ys.l; ++r) {
+          for (int64_t c = 0; c < ldy; ++c) {
+            const float v = ybuf.values[r * ldy + c];
+            if (c >= y_off && c < y_off + ys.c) {
+              got.push_back(v);
+            } else {
+              INFO("row " << r << " channel " << c << " outside the slice was written");
+              REQUIRE(std::isnan(v));
+            }
+          }
+        }
+        // As the plain conv1d test: float32 sums of Cin*K products; the epilogue ops are exact.
+        const double tol = 1e-5 * std::sqrt(double(p.cin * p.k));
+        SR_REQUIRE_CLOSE(got, ref, tol, tol);
+      }
+    }
+  }
+}
+
+TEST_CASE("ops refuse strided views they cannot read", "[ops]") {
+  HostTensor buf = random_tensor({1, 8, 6}, 9);
+  HostTensor y = poisoned_tensor({1, 8, 3});
+  OpCall call;
+  call.op = sr::Op::relu;
+  call.inputs[0] = {buf.values.data(), {1, 8, 3}, 6};
+  call.output = y.view();
+  CHECK_THROWS_WITH(sr::check_op_call(call), Catch::Contains("row stride 6"));
+  call.inputs[0] = {buf.values.data(), {1, 8, 3}};
+  CHECK_NOTHROW(sr::check_op_call(call));
+  CHECK(sr::op_accepts_strided(sr::Op::conv1d, 0));
+  CHECK(sr::op_accepts_strided(sr::Op::modulate, -1));
+  CHECK(!sr::op_accepts_strided(sr::Op::modulate, 0));
+  CHECK(!sr::op_accepts_strided(sr::Op::add, -1));
+}
+
 TEST_CASE("conv1d_fwd rejects inconsistent weights", "[ops][conv1d]") {
   HostTensor x = random_tensor({1, 10, 4}, 1);
   const std::vector<float> w = random_vector(9 * 4 * 3, 2);

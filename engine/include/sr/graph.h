@@ -10,9 +10,14 @@
 
 namespace sr {
 
+// A value is either its own buffer or, after fuse_for_inference, a channel slice of another
+// value's buffer: channels [channel_offset, channel_offset + shape.c) of `slice_of`, whose rows
+// it shares (row stride = that value's channel count).
 struct Value {
   Shape shape;
   std::string name;
+  int slice_of = -1;
+  int64_t channel_offset = 0;
 };
 
 struct Node {
@@ -32,6 +37,10 @@ class Graph {
   int add(Op op, const OpParams& params, const std::vector<int>& inputs,
           const std::vector<std::string>& weights, const std::string& name);
   void set_output(int value) { output_ = value; }
+  // A value no node produces: a buffer that slices of it are written into (see Value).
+  int add_buffer(Shape shape, const std::string& name);
+  // Makes `value` the channel slice [offset, offset + c) of `buffer` (same batch and length).
+  void make_slice(int value, int buffer, int64_t channel_offset);
 
   const std::vector<Value>& values() const { return values_; }
   const std::vector<Node>& nodes() const { return nodes_; }
@@ -50,5 +59,12 @@ class Graph {
   int input_ = -1;
   int output_ = -1;
 };
+
+// The inference graph the executors run (engine/core/fusion.cpp): each conv1d absorbs the
+// max_pool2, relu/leaky_relu and subpixel that follow it (OpParams::pool2, act, shuffle), and a
+// concat whose inputs come from conv1d or modulate becomes one buffer that those ops write
+// channel slices of. Computes the same function with the same arithmetic; training graphs are
+// never fused (the backward passes see the unfused ops).
+Graph fuse_for_inference(const Graph& graph);
 
 }  // namespace sr

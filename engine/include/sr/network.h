@@ -14,8 +14,10 @@ namespace sr {
 
 class Network {
  public:
-  // Validates the weights against the graph the metadata describes, then uploads them.
-  Network(const WeightFile& weights, Backend& backend);
+  // Validates the weights against the graph the metadata describes, then uploads them. `fuse`
+  // runs the inference graph of fuse_for_inference (the default); false runs the plain graph,
+  // op by op, for comparisons.
+  Network(const WeightFile& weights, Backend& backend, bool fuse = true);
   ~Network();
   Network(const Network&) = delete;
   Network& operator=(const Network&) = delete;
@@ -34,6 +36,7 @@ class Network {
   void prepare(int64_t batch, int64_t length);
 
   Backend& backend_;
+  const bool fuse_;
   ModelConfig config_;
   int64_t parameter_count_ = 0;
   std::map<std::string, WeightView> weights_;  // backend memory

@@ -15,6 +15,7 @@ namespace sr {
 // clang-format off
 //   op              inputs                 weights                       output         params
 //   conv1d          x (B,L,Cin)            w (K,Cin,Cout), b (Cout)      (B,L,Cout)     kernel, dilation
+//                                          (+ epilogue: pool2 halves L, shuffle -> (B,2L,Cout/2))
 //   max_pool2       x (B,L,C)                                            (B,L/2,C)
 //   leaky_relu      x                                                    same           alpha
 //   relu            x                                                    same
@@ -69,13 +70,22 @@ int op_num_weights(Op op);
 //   pt: out[b, 2w+k, c] = in[b, w, 2c + k]    (PyTorch port: interleaved, 1-D PixelShuffle)
 enum class SubpixelOrder { tf, pt };
 
+// Activation fused into a conv1d epilogue.
+enum class Activation { none, relu, leaky_relu };
+
 // LSTM recurrent gate nonlinearity: sigmoid (Keras 2, PyTorch) or hard_sigmoid (Keras 1.2).
 enum class GateActivation { sigmoid, hard_sigmoid };
 
 // One parameter struct for every op; each op reads only its own fields.
 struct OpParams {
-  int kernel = 0;      // conv1d taps (odd)
-  int dilation = 1;    // conv1d
+  int kernel = 0;    // conv1d taps (odd)
+  int dilation = 1;  // conv1d
+  // conv1d epilogue, set only by fuse_for_inference (engine/core/fusion.cpp) and applied after the
+  // bias in this order: 2:1 max-pool over time (length L/2), activation (leaky_relu uses alpha),
+  // subpixel shuffle (uses order; (B, L, C) -> (B, 2L, C/2)).
+  bool pool2 = false;
+  Activation act = Activation::none;
+  bool shuffle = false;
   float alpha = 0.0f;  // leaky_relu slope
   int block = 0;       // block_max_pool, modulate
   SubpixelOrder order = SubpixelOrder::tf;
@@ -100,9 +110,18 @@ struct OpCall {
   TensorView output;
 };
 
-// Checks a call's inputs, weights and output against infer_shape; every backend's launcher can
-// start with it instead of repeating the op's shape rules.
+// Checks a call's inputs, weights and output against infer_shape, and that only the views an op
+// accepts strided are strided (conv1d's input and output, modulate's output); every backend's
+// launcher can start with it instead of repeating the op's shape rules.
 void check_op_call(const OpCall& call);
+
+// Whether an op reads input `i` (i >= 0) or writes its output (i = -1) through strided views.
+bool op_accepts_strided(Op op, int i);
+
+// A conv1d whose epilogue does more than add the bias (only inference graphs have those).
+inline bool conv_has_epilogue(const OpParams& p) {
+  return p.pool2 || p.act != Activation::none || p.shuffle;
+}
 
 // Backward of one node. Gradients are accumulated (+=), so a value read by several nodes needs no
 // extra pass: the trainer zeroes them once per step. A null grad_inputs[i].data or grad_weights[i]

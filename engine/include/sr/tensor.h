@@ -16,11 +16,18 @@ struct Shape {
   std::string str() const;
 };
 
-// A non-owning view of a float buffer that lives on some backend (host or device memory).
+// A non-owning view of a float buffer that lives on some backend (host or device memory). Rows
+// (b, l) are `ld` floats apart; ld = 0 means dense (shape.c). A strided view is a channel slice
+// of a wider buffer: the planner lays the two inputs of a concat out that way so that their
+// producers write the concatenation directly (engine/core/fusion.cpp). Only the ops that say so
+// in check_op_call accept strided views.
 struct TensorView {
   float* data = nullptr;
   Shape shape;
+  int64_t ld = 0;
   int64_t numel() const { return shape.numel(); }
+  int64_t row_stride() const { return ld ? ld : shape.c; }
+  bool dense() const { return ld == 0 || ld == shape.c; }
 };
 
 // Weights keep their own (any-rank) shape; backends read them through this view.
