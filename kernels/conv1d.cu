@@ -1,13 +1,16 @@
 // 'same' dilated conv1d, channels-last (engine/cpu/conv1d.cpp): the dispatch between kernels and
 // the FP32 paths.
 //
-//   Cin < 8            conv1d_direct_kernel   a stencil, one thread per output (D0: Cin = 1, K =
-//   65) Cout <= 8          conv1d_thin_kernel     one warp per output row (F: Cout = 2) tf32 /
-//   bf16, Cin % 32 == 0, Cout % 8 == 0, 16-byte aligned x and w
-//                      conv1d_mma.cu          tensor-core implicit GEMM (+ split-K at small M)
-//   otherwise          conv1d_fp32_kernel     exact FP32 implicit GEMM (FFMA)
+//   Cin < 8        conv1d_direct_kernel  a stencil, one thread per output (D0: Cin = 1, K = 65)
+//   Cout <= 8      conv1d_thin_kernel    one warp per output row (F: Cout = 2)
+//   tf32 / bf16, Cin % 32 == 0, Cout % 8 == 0, 16-byte aligned x (row stride % 4 == 0) and w
+//                  conv1d_mma.cu         tensor-core implicit GEMM (+ split-K at small M)
+//   otherwise      conv1d_fp32_kernel    exact FP32 implicit GEMM (FFMA)
 // With BackendOptions::conv_impl = cudnn, cuDNN runs instead wherever it has an algorithm.
-// The index math of the GEMM view is in conv1d_tiling.h (emulated on the CPU by tests/gpu).
+// Every path applies the fused epilogue of an inference graph (bias, 2:1 max-pool, activation,
+// subpixel shuffle, strided store into a concatenation buffer): in its own store where one thread
+// or warp holds both rows of a pool pair, else through conv_epilogue_kernel over raw sums (split-K,
+// cuDNN, odd lengths). The index math is in conv1d_tiling.h (emulated on the CPU by tests/gpu).
 #include <vector>
 
 #include "conv1d_internal.cuh"
@@ -21,58 +24,131 @@ constexpr int kDirectMaxCin = 8;  // below this, a GEMM's inner dimension is too
 constexpr int kThinMaxCout = 8;
 constexpr int kThreads = 256;
 
-// One thread per output element (m, co), co fastest: the warp shares x reads (broadcast) and reads
-// consecutive weights. Summation order is the CPU direct loop's: bias, then taps, then channels.
+// bias[co] + the convolution at GEMM row m, channel co, in the CPU direct loop's order (taps, then
+// channels).
+__device__ __forceinline__ float direct_at(const float* __restrict__ x, const float* __restrict__ w,
+                                           const ConvGeometry& g, int m, int co, float acc) {
+  const ARow r = a_row(g, m);
+  for (int j = 0; j < g.K; ++j) {
+    const int64_t off = a_offset(g, r, g.tap_offset(j), 0);
+    if (off < 0) continue;  // zero padding
+    const float* xr = x + off;
+    const float* wr = w + static_cast<int64_t>(j) * g.Cin * g.Cout + co;
+    for (int ci = 0; ci < g.Cin; ++ci)
+      acc = fmaf(xr[ci], wr[static_cast<int64_t>(ci) * g.Cout], acc);
+  }
+  return acc;
+}
+
+// One thread per output element (b, t, co) after the pool, co fastest: the warp shares x reads
+// (broadcast) and reads consecutive weights. Under pool2 the thread computes both rows.
 __global__ void conv1d_direct_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                      const float* __restrict__ bias, float* __restrict__ y,
-                                     ConvGeometry g) {
-  const int total = g.M() * g.Cout;
+                                     ConvGeometry g, ConvEpilogue e) {
+  const int Lo = e.out_length(g.L);
+  const int total = g.B * Lo * g.Cout;
   SR_GRID_STRIDE(i, total) {
-    const int co = static_cast<int>(i % g.Cout), m = static_cast<int>(i / g.Cout);
-    const ARow r = a_row(g, m);
-    float acc = bias[co];
-    for (int j = 0; j < g.K; ++j) {
-      const int64_t off = a_offset(g, r, g.tap_offset(j), 0);
-      if (off < 0) continue;  // zero padding
-      const float* xr = x + off;
-      const float* wr = w + static_cast<int64_t>(j) * g.Cin * g.Cout + co;
-      for (int ci = 0; ci < g.Cin; ++ci)
-        acc = fmaf(xr[ci], wr[static_cast<int64_t>(ci) * g.Cout], acc);
-    }
-    y[i] = acc;
+    const int co = static_cast<int>(i % g.Cout), r = static_cast<int>(i / g.Cout);
+    const int b = r / Lo, to = r - b * Lo;
+    const int m = b * g.L + (e.pool2 ? 2 * to : to);
+    float v = direct_at(x, w, g, m, co, bias[co]);
+    if (e.pool2) v = pool_max(v, direct_at(x, w, g, m + 1, co, bias[co]));
+    epilogue_store(y, g, e, m, co, v);
   }
 }
 
-// One warp per output row m (Cout <= 8): lanes split the input channels of each tap, every lane
-// keeps Cout partial sums, a butterfly reduction adds them and lane co writes channel co.
+// One warp per output row (b, t) after the pool (Cout <= 8): lanes split the input channels of
+// each tap, every lane keeps Cout partial sums, a butterfly reduction gives every lane the totals
+// and lane co stores channel co. Under pool2 the warp computes both rows of the pair.
 __global__ void conv1d_thin_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                    const float* __restrict__ bias, float* __restrict__ y,
-                                   ConvGeometry g) {
+                                   ConvGeometry g, ConvEpilogue e) {
   const int lane = threadIdx.x % 32;
   const int warps_total = gridDim.x * (blockDim.x / 32);
-  for (int m = (blockIdx.x * blockDim.x + threadIdx.x) / 32; m < g.M(); m += warps_total) {
-    const ARow r = a_row(g, m);
-    float acc[kThinMaxCout];
+  const int Lo = e.out_length(g.L);
+  for (int r = (blockIdx.x * blockDim.x + threadIdx.x) / 32; r < g.B * Lo; r += warps_total) {
+    const int b = r / Lo, to = r - b * Lo;
+    const int m = b * g.L + (e.pool2 ? 2 * to : to);
+    float out[kThinMaxCout];
+    for (int pass = 0; pass < (e.pool2 ? 2 : 1); ++pass) {
+      const ARow row = a_row(g, m + pass);
+      float acc[kThinMaxCout];
 #pragma unroll
-    for (int co = 0; co < kThinMaxCout; ++co) acc[co] = 0.0f;
-    for (int j = 0; j < g.K; ++j) {
-      const int64_t off = a_offset(g, r, g.tap_offset(j), 0);  // the same for the whole warp
-      if (off < 0) continue;
-      const float* xr = x + off;
-      const float* wr = w + static_cast<int64_t>(j) * g.Cin * g.Cout;
-      for (int ci = lane; ci < g.Cin; ci += 32) {
-        const float xv = xr[ci];
-        const float* wc = wr + static_cast<int64_t>(ci) * g.Cout;
+      for (int co = 0; co < kThinMaxCout; ++co) acc[co] = 0.0f;
+      for (int j = 0; j < g.K; ++j) {
+        const int64_t off = a_offset(g, row, g.tap_offset(j), 0);  // the same for the whole warp
+        if (off < 0) continue;
+        const float* xr = x + off;
+        const float* wr = w + static_cast<int64_t>(j) * g.Cin * g.Cout;
+        for (int ci = lane; ci < g.Cin; ci += 32) {
+          const float xv = xr[ci];
+          const float* wc = wr + static_cast<int64_t>(ci) * g.Cout;
 #pragma unroll
-        for (int co = 0; co < kThinMaxCout; ++co)
-          if (co < g.Cout) acc[co] = fmaf(xv, wc[co], acc[co]);
+          for (int co = 0; co < kThinMaxCout; ++co)
+            if (co < g.Cout) acc[co] = fmaf(xv, wc[co], acc[co]);
+        }
+      }
+#pragma unroll
+      for (int co = 0; co < kThinMaxCout; ++co) {
+        const float v = warp_sum(acc[co]) + (co < g.Cout ? bias[co] : 0.0f);
+        out[co] = pass == 0 ? v : pool_max(out[co], v);
       }
     }
 #pragma unroll
-    for (int co = 0; co < kThinMaxCout; ++co) {
-      const float s = warp_sum(acc[co]);
-      if (co < g.Cout && lane == co) y[static_cast<int64_t>(m) * g.Cout + co] = s + bias[co];
-    }
+    for (int co = 0; co < kThinMaxCout; ++co)
+      if (co < g.Cout && lane == co) epilogue_store(y, g, e, m, co, out[co]);
+  }
+}
+
+// The epilogue over raw sums z (splits planes of (M, Cout), float or bf16, no bias): one thread per
+// output element after the pool; splits are added in order (deterministic).
+__device__ __forceinline__ float to_float(float v) {
+  return v;
+}
+__device__ __forceinline__ float to_float(__nv_bfloat16 v) {
+  return __bfloat162float(v);
+}
+
+template <typename T>
+__global__ void conv_epilogue_kernel(const T* __restrict__ z, int splits,
+                                     const float* __restrict__ bias, float* __restrict__ y,
+                                     ConvGeometry g, ConvEpilogue e) {
+  const int Lo = e.out_length(g.L);
+  const int total = g.B * Lo * g.Cout;
+  const int64_t plane = static_cast<int64_t>(g.M()) * g.Cout;
+  SR_GRID_STRIDE(i, total) {
+    const int n = static_cast<int>(i % g.Cout), r = static_cast<int>(i / g.Cout);
+    const int b = r / Lo, to = r - b * Lo;
+    const int m = b * g.L + (e.pool2 ? 2 * to : to);
+    auto row = [&](int mm) {
+      float s = 0.0f;
+      for (int k = 0; k < splits; ++k)
+        s += to_float(z[k * plane + static_cast<int64_t>(mm) * g.Cout + n]);
+      return s + bias[n];
+    };
+    float v = row(m);
+    if (e.pool2) v = pool_max(v, row(m + 1));
+    epilogue_store(y, g, e, m, n, v);
+  }
+}
+
+template <typename T>
+void launch_conv_epilogue(CudaContext& ctx, const T* z, int splits, const float* bias, float* y,
+                          const ConvGeometry& g, const ConvEpilogue& e) {
+  const int64_t total = static_cast<int64_t>(g.B) * e.out_length(g.L) * g.Cout;
+  if (total == 0) return;
+  conv_epilogue_kernel<T><<<grid_for(total, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
+      z, splits, bias, y, g, e);
+  SR_CUDA_CHECK_LAUNCH();
+}
+
+// Converts x rows (ld floats apart) into a dense bf16 (rows, cols) copy.
+__global__ void rows_to_bf16_kernel(const float* __restrict__ src, int64_t ld,
+                                    __nv_bfloat16* __restrict__ dst, int rows, int cols) {
+  const int total = rows * cols;
+  SR_GRID_STRIDE(i, total) {
+    const int r = static_cast<int>(i / cols), c = static_cast<int>(i % cols);
+    dst[i] = __float2bfloat16_rn(src[r * ld + c]);
   }
 }
 
@@ -82,11 +158,14 @@ namespace ft = fp32_tile;
 // of 8, two shared-memory buffers fed from registers (the next tile's global loads are in flight
 // while the current one is multiplied), 8 x 8 outputs per thread read as float4 from shared
 // memory. A is stored transposed (k-major) so a thread reads 4 consecutive rows at once; its row
-// stride of 132 floats keeps the transposing stores free of bank conflicts.
+// stride of 132 floats keeps the transposing stores free of bank conflicts. The epilogue pairs a
+// thread's rows (0, 1), (2, 3), ... for the pool (even GEMM rows: even time steps when L is even);
+// with `raw` set it writes the plain sums to raw (M, Cout) instead, for conv_epilogue_kernel.
 __global__ void __launch_bounds__(ft::kThreads)
     conv1d_fp32_kernel(const float* __restrict__ x, const float* __restrict__ w,
-                       const float* __restrict__ bias, float* __restrict__ y, ConvGeometry g,
-                       int n_tiles_n, bool vec_store) {
+                       const float* __restrict__ bias, float* __restrict__ y,
+                       float* __restrict__ raw, ConvGeometry g, ConvEpilogue e, int n_tiles_n,
+                       bool vec_store) {
   __shared__ __align__(16) float sA[2][ft::kBK][ft::kBM + 4];
   __shared__ __align__(16) float sB[2][ft::kBK][ft::kBN];
   const int tid = threadIdx.x;
@@ -165,22 +244,54 @@ __global__ void __launch_bounds__(ft::kThreads)
     __syncthreads();
   }
 
+  if (raw) {
 #pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    const int m = m0 + ft::out_row(tid, i);
-    if (m >= M) continue;
-    float* yr = y + static_cast<int64_t>(m) * Cout;
+    for (int i = 0; i < 8; ++i) {
+      const int m = m0 + ft::out_row(tid, i);
 #pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int n = n0 + ft::out_col(tid, half * 4);
-      if (vec_store && n + 3 < Cout) {
-        *reinterpret_cast<float4*>(yr + n) =
-            make_float4(acc[i][half * 4 + 0] + bias[n], acc[i][half * 4 + 1] + bias[n + 1],
-                        acc[i][half * 4 + 2] + bias[n + 2], acc[i][half * 4 + 3] + bias[n + 3]);
-      } else {
+      for (int j = 0; j < 8; ++j) {
+        const int n = n0 + ft::out_col(tid, j);
+        if (m < M && n < Cout) raw[static_cast<int64_t>(m) * Cout + n] = acc[i][j];
+      }
+    }
+    return;
+  }
+  if (vec_store) {  // identity epilogue, ldy % 4 == 0, aligned y: float4 rows
 #pragma unroll
-        for (int e = 0; e < 4; ++e)
-          if (n + e < Cout) yr[n + e] = acc[i][half * 4 + e] + bias[n + e];
+    for (int i = 0; i < 8; ++i) {
+      const int m = m0 + ft::out_row(tid, i);
+      if (m >= M) continue;
+      float* yr = y + static_cast<int64_t>(m) * e.ldy;
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int n = n0 + ft::out_col(tid, half * 4);
+        if (n + 3 < Cout) {
+          *reinterpret_cast<float4*>(yr + n) =
+              make_float4(acc[i][half * 4 + 0] + bias[n], acc[i][half * 4 + 1] + bias[n + 1],
+                          acc[i][half * 4 + 2] + bias[n + 2], acc[i][half * 4 + 3] + bias[n + 3]);
+        } else {
+#pragma unroll
+          for (int q = 0; q < 4; ++q)
+            if (n + q < Cout) yr[n + q] = acc[i][half * 4 + q] + bias[n + q];
+        }
+      }
+    }
+    return;
+  }
+  const int step = e.pool2 ? 2 : 1;
+#pragma unroll
+  for (int i = 0; i < 8; i += 2) {
+#pragma unroll
+    for (int p = 0; p < 2; p += step) {
+      const int m = m0 + ft::out_row(tid, i + p);
+      if (m >= M) continue;  // under pool2 M is even, so m < M implies m + 1 < M
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        const int n = n0 + ft::out_col(tid, j);
+        if (n >= Cout) continue;
+        float v = acc[i + p][j] + bias[n];
+        if (e.pool2) v = pool_max(v, acc[i + 1][j] + bias[n]);
+        epilogue_store(y, g, e, m, n, v);
       }
     }
   }
@@ -191,12 +302,6 @@ __global__ void to_bf16_kernel(const float* __restrict__ src, __nv_bfloat16* __r
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
     dst[i] = __float2bfloat16_rn(src[i]);
-}
-
-__global__ void bf16_to_float_bias_kernel(const __nv_bfloat16* __restrict__ src,
-                                          const float* __restrict__ bias, float* __restrict__ dst,
-                                          int n, int cols) {
-  SR_GRID_STRIDE(i, n) dst[i] = __bfloat162float(src[i]) + bias[i % cols];
 }
 
 // w: (K, Cin, Cout) -> dst: (Cout, K, Cin); one thread per destination element.
@@ -216,55 +321,72 @@ __global__ void krsc_kernel(const float* __restrict__ w, T* __restrict__ dst, in
   }
 }
 
-void conv1d_ours(const OpCall& call, const ConvGeometry& g, CudaContext& ctx) {
+// Whether the tensor-core kernel can read x for this call at this precision.
+bool mma_path(const ConvGeometry& g, const float* x, const float* w, Precision precision) {
+  if (precision == Precision::fp32 || !mma_supported(g) || !aligned16(w)) return false;
+  // bf16 reads a dense converted copy; tf32 reads x itself with 16-byte copies.
+  return precision == Precision::bf16 || (aligned16(x) && g.x_ld() % 4 == 0);
+}
+
+void conv1d_ours(const OpCall& call, const ConvGeometry& g, const ConvEpilogue& e,
+                 CudaContext& ctx) {
   const float* x = call.inputs[0].data;
   const float* w = call.weights[0].data;
   const float* bias = call.weights[1].data;
   float* y = call.output.data;
   const Precision precision = ctx.options.precision;
+  // In-store pooling pairs even and odd GEMM rows: time steps of one item only when L is even.
+  const bool pairs_ok = !e.pool2 || g.L % 2 == 0;
 
   if (g.Cin < kDirectMaxCin) {
-    const int64_t total = static_cast<int64_t>(g.M()) * g.Cout;
+    const int64_t total = static_cast<int64_t>(g.B) * e.out_length(g.L) * g.Cout;
     conv1d_direct_kernel<<<grid_for(total, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-        x, w, bias, y, g);
+        x, w, bias, y, g, e);
     SR_CUDA_CHECK_LAUNCH();
     return;
   }
   if (g.Cout <= kThinMaxCout) {
-    conv1d_thin_kernel<<<grid_for(g.M(), kThreads / 32, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-        x, w, bias, y, g);
+    const int64_t rows = static_cast<int64_t>(g.B) * e.out_length(g.L);
+    conv1d_thin_kernel<<<grid_for(rows, kThreads / 32, ctx.sm_count), kThreads, 0, ctx.stream>>>(
+        x, w, bias, y, g, e);
     SR_CUDA_CHECK_LAUNCH();
     return;
   }
-  if (precision != Precision::fp32 && mma_supported(g) && aligned16(x) && aligned16(w)) {
+  const size_t plane = static_cast<size_t>(g.M()) * g.Cout;
+  if (mma_path(g, x, w, precision)) {
     const int splits = mma_split_count(g, ctx.sm_count);
+    const bool raw = splits > 1 || !pairs_ok;
     const bool bf16 = precision == Precision::bf16;
     ScratchLayout layout;
     const size_t x_off = bf16 ? layout.add<__nv_bfloat16>(static_cast<size_t>(g.M()) * g.Cin) : 0;
-    const size_t p_off =
-        splits > 1 ? layout.add<float>(static_cast<size_t>(splits) * g.M() * g.Cout) : 0;
+    const size_t p_off = raw ? layout.add<float>(static_cast<size_t>(splits) * plane) : 0;
     void* base = layout.bytes() > 0 ? ctx.scratch(layout.bytes()) : nullptr;
-    float* partial = splits > 1 ? scratch_at<float>(base, p_off) : nullptr;
+    float* partial = raw ? scratch_at<float>(base, p_off) : nullptr;
     if (!bf16) {
-      conv1d_mma_tf32(ctx, g, x, w, bias, y, splits, partial);
-      return;
+      conv1d_mma_tf32(ctx, g, x, w, bias, y, e, splits, partial);
+    } else {
+      const int64_t w_numel = call.weights[0].numel();
+      const auto* wb = static_cast<const __nv_bfloat16*>(ctx.derived(
+          w, w_numel, DerivedWeight::bf16, static_cast<size_t>(w_numel) * 2,
+          [&](void* dst) { convert_to_bf16(ctx, w, static_cast<__nv_bfloat16*>(dst), w_numel); }));
+      __nv_bfloat16* xb = scratch_at<__nv_bfloat16>(base, x_off);
+      convert_rows_to_bf16(ctx, x, g.x_ld(), xb, g.M(), g.Cin);
+      ConvGeometry dense = g;
+      dense.ldx = 0;
+      conv1d_mma_bf16(ctx, dense, xb, wb, bias, y, e, splits, partial);
     }
-    const int64_t w_numel = call.weights[0].numel();
-    const auto* wb = static_cast<const __nv_bfloat16*>(ctx.derived(
-        w, w_numel, DerivedWeight::bf16, static_cast<size_t>(w_numel) * 2,
-        [&](void* dst) { convert_to_bf16(ctx, w, static_cast<__nv_bfloat16*>(dst), w_numel); }));
-    __nv_bfloat16* xb = scratch_at<__nv_bfloat16>(base, x_off);
-    convert_to_bf16(ctx, x, xb, static_cast<int64_t>(g.M()) * g.Cin);
-    conv1d_mma_bf16(ctx, g, xb, wb, bias, y, splits, partial);
+    if (raw) conv_epilogue(ctx, partial, splits, bias, y, g, e);
     return;
   }
   const int n_tiles_n = (g.Cout + ft::kBN - 1) / ft::kBN;
   const int64_t blocks = static_cast<int64_t>((g.M() + ft::kBM - 1) / ft::kBM) * n_tiles_n;
   SR_CHECK(blocks <= 0x7fffffff, "conv1d: too many tiles");
-  const bool vec_store = g.Cout % 4 == 0 && aligned16(y);
+  float* raw = pairs_ok ? nullptr : static_cast<float*>(ctx.scratch(plane * sizeof(float)));
+  const bool vec_store = e.identity() && e.ldy % 4 == 0 && aligned16(y);
   conv1d_fp32_kernel<<<static_cast<unsigned>(blocks), ft::kThreads, 0, ctx.stream>>>(
-      x, w, bias, y, g, n_tiles_n, vec_store);
+      x, w, bias, y, raw, g, e, n_tiles_n, vec_store);
   SR_CUDA_CHECK_LAUNCH();
+  if (raw) conv_epilogue(ctx, raw, 1, bias, y, g, e);
 }
 
 }  // namespace
@@ -275,13 +397,22 @@ void convert_to_bf16(CudaContext& ctx, const float* src, __nv_bfloat16* dst, int
   SR_CUDA_CHECK_LAUNCH();
 }
 
-void bf16_to_float_bias(CudaContext& ctx, const __nv_bfloat16* src, const float* bias, float* dst,
-                        int64_t rows, int64_t cols) {
-  const int64_t n = rows * cols;
-  SR_CHECK(fits_int32(n), "bf16_to_float_bias: too many elements");
-  if (n == 0) return;
-  bf16_to_float_bias_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-      src, bias, dst, static_cast<int>(n), static_cast<int>(cols));
+void conv_epilogue(CudaContext& ctx, const float* z, int splits, const float* bias, float* y,
+                   const ConvGeometry& g, const ConvEpilogue& e) {
+  launch_conv_epilogue(ctx, z, splits, bias, y, g, e);
+}
+
+void conv_epilogue(CudaContext& ctx, const __nv_bfloat16* z, const float* bias, float* y,
+                   const ConvGeometry& g, const ConvEpilogue& e) {
+  launch_conv_epilogue(ctx, z, 1, bias, y, g, e);
+}
+
+void convert_rows_to_bf16(CudaContext& ctx, const float* src, int64_t ld, __nv_bfloat16* dst,
+                          int64_t rows, int64_t cols) {
+  SR_CHECK(fits_int32(rows * cols), "convert_rows_to_bf16: too many elements");
+  if (rows * cols == 0) return;
+  rows_to_bf16_kernel<<<grid_for(rows * cols, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
+      src, ld, dst, static_cast<int>(rows), static_cast<int>(cols));
   SR_CUDA_CHECK_LAUNCH();
 }
 
@@ -303,18 +434,14 @@ void conv_weight_to_krsc_bf16(CudaContext& ctx, const float* w, __nv_bfloat16* d
 }
 
 std::string conv1d_path_name(const OpCall& call, const CudaContext& ctx) {
-  const TensorView& xv = call.inputs[0];
-  const ConvGeometry g{static_cast<int>(xv.shape.b), static_cast<int>(xv.shape.l),
-                       static_cast<int>(xv.shape.c), static_cast<int>(call.output.shape.c),
-                       call.params.kernel,           call.params.dilation};
+  const ConvGeometry g = conv_geometry(call);
   const Precision precision = ctx.options.precision;
   std::string ours;
   if (g.Cin < kDirectMaxCin) {
     ours = "direct fp32";
   } else if (g.Cout <= kThinMaxCout) {
     ours = "thin fp32";
-  } else if (precision != Precision::fp32 && mma_supported(g) && aligned16(xv.data) &&
-             aligned16(call.weights[0].data)) {
+  } else if (mma_path(g, call.inputs[0].data, call.weights[0].data, precision)) {
     const int splits = mma_split_count(g, ctx.sm_count);
     ours = std::string("mma ") + precision_name(precision);
     if (splits > 1) ours += " split-k " + std::to_string(splits);
@@ -335,35 +462,51 @@ void conv1d_cuda_init(const CudaContext& ctx) {
   conv1d_mma_init(ctx);
 }
 
-// x: (B, L, Cin), w: (K, Cin, Cout), bias: (Cout) -> y: (B, L, Cout)
+ConvGeometry conv_geometry(const OpCall& call) {
+  const TensorView& xv = call.inputs[0];
+  return ConvGeometry{static_cast<int>(xv.shape.b),
+                      static_cast<int>(xv.shape.l),
+                      static_cast<int>(xv.shape.c),
+                      static_cast<int>(call.weights[0].dims.at(2)),
+                      call.params.kernel,
+                      call.params.dilation,
+                      static_cast<int>(xv.row_stride())};
+}
+
+ConvEpilogue conv_epilogue_of(const OpCall& call) {
+  ConvEpilogue e;
+  e.pool2 = call.params.pool2;
+  e.act = call.params.act == Activation::relu         ? kActRelu
+          : call.params.act == Activation::leaky_relu ? kActLeakyRelu
+                                                      : kActNone;
+  e.alpha = call.params.alpha;
+  e.shuffle = call.params.shuffle;
+  e.tf_order = call.params.order == SubpixelOrder::tf;
+  e.ldy = call.output.row_stride();
+  return e;
+}
+
+// x: (B, L, Cin), w: (K, Cin, Cout), bias: (Cout) -> y, (B, L, Cout) before the epilogue:
 // y[b,t,co] = bias[co] + sum_j sum_ci w[j,ci,co] * x[b, t + dilation*(j - (K-1)/2), ci], zero
-// outside [0, L).
+// outside [0, L); then pool2 / activation / shuffle as OpParams says.
 void conv1d_fwd_cuda(const OpCall& call, CudaContext& ctx) {
+  check_op_call(call);  // shapes (with the epilogue) and which views may be strided
   const TensorView& xv = call.inputs[0];
   const WeightView& wv = call.weights[0];
-  const WeightView& bv = call.weights[1];
   const TensorView& yv = call.output;
-  const int64_t K = call.params.kernel;
-  const int64_t dilation = call.params.dilation;
-  SR_CHECK(K > 0 && K % 2 == 1, "conv1d: kernel must be odd and positive, got ", K);
-  SR_CHECK(dilation >= 1, "conv1d: dilation must be >= 1, got ", dilation);
-  SR_CHECK(wv.dims.size() == 3, "conv1d: weight must have rank 3 (K, Cin, Cout)");
+  SR_CHECK(xv.data && wv.data && call.weights[1].data && yv.data, "conv1d: null buffer");
   const int64_t B = xv.shape.b, L = xv.shape.l, Cin = xv.shape.c, Cout = wv.dims[2];
-  SR_CHECK(wv.dims[0] == K && wv.dims[1] == Cin, "conv1d: weight (", wv.dims[0], ", ", wv.dims[1],
-           ", ", wv.dims[2], ") does not match K=", K, " Cin=", Cin);
-  SR_CHECK(bv.numel() == Cout, "conv1d: bias has ", bv.numel(), " values, expected ", Cout);
-  SR_CHECK((yv.shape == Shape{B, L, Cout}), "conv1d: output ", yv.shape.str(), " expected (", B,
-           ", ", L, ", ", Cout, ")");
-  SR_CHECK(xv.data && wv.data && bv.data && yv.data, "conv1d: null buffer");
+  const int64_t K = call.params.kernel, dilation = call.params.dilation;
   if (B * L == 0 || Cout == 0) return;
   // 32-bit row and column indices (addresses are formed in 64 bits).
-  SR_CHECK(fits_int32(B * L * Cout) && fits_int32(B * L * Cin) && fits_int32(K * Cin * Cout) &&
-               dilation * K < (int64_t{1} << 29),
+  SR_CHECK(fits_int32(B * L * Cout) && fits_int32(B * L * xv.row_stride()) &&
+               fits_int32(yv.shape.b * yv.shape.l * yv.row_stride()) &&
+               fits_int32(K * Cin * Cout) && dilation * K < (int64_t{1} << 29),
            "conv1d: ", xv.shape.str(), " with K=", K, " Cout=", Cout, " is too large");
-  const ConvGeometry g{static_cast<int>(B),    static_cast<int>(L), static_cast<int>(Cin),
-                       static_cast<int>(Cout), static_cast<int>(K), static_cast<int>(dilation)};
-  if (ctx.options.conv_impl == ConvImpl::cudnn && conv1d_cudnn_fwd(call, ctx)) return;
-  conv1d_ours(call, g, ctx);
+  const ConvGeometry g = conv_geometry(call);
+  const ConvEpilogue e = conv_epilogue_of(call);
+  if (ctx.options.conv_impl == ConvImpl::cudnn && conv1d_cudnn_fwd(call, g, e, ctx)) return;
+  conv1d_ours(call, g, e, ctx);
 }
 
 }  // namespace sr::cuda

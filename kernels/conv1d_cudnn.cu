@@ -4,8 +4,11 @@
 // and precision (cudnnFind, during the eager warm-up run that precedes every graph capture),
 // restricted to deterministic algorithms so graph replays stay bit-identical.
 //   fp32: CUDNN_FMA_MATH (no tensor cores); tf32: CUDNN_TENSOR_OP_MATH on float tensors;
-//   bf16: bf16 activations, filters and output, FP32 compute; the output is widened again and the
-//   bias added by our kernel.
+//   bf16: bf16 activations, filters and output, FP32 compute.
+// cuDNN computes the plain convolution; bias and the fused epilogue (pool, activation, shuffle,
+// strided store) are our conv_epilogue_kernel, except for a plain dense fp32/tf32 output, where
+// cuDNN writes y and bias_act_cuda adds the bias. A strided x (a concatenation slice) is described
+// to cuDNN by its strides; bf16 converts it to a dense copy first.
 #include "conv1d_internal.cuh"
 #include "ops_cuda.cuh"
 
@@ -26,7 +29,8 @@ struct CudnnState {
     cudnnMathType_t math{};
     size_t workspace = 0;
   };
-  using Key = std::tuple<int, int, int, int, int, int, int>;  // B, L, Cin, Cout, K, d, precision
+  // B, L, Cin, Cout, K, d, precision, x row stride
+  using Key = std::tuple<int, int, int, int, int, int, int, int>;
   std::map<Key, Choice> choices;
 };
 
@@ -61,12 +65,12 @@ struct Descriptors {
 
 }  // namespace
 
-bool conv1d_cudnn_fwd(const OpCall& call, CudaContext& ctx) {
+bool conv1d_cudnn_fwd(const OpCall& call, const ConvGeometry& g, const ConvEpilogue& e,
+                      CudaContext& ctx) {
   const TensorView& xv = call.inputs[0];
   const WeightView& wv = call.weights[0];
-  const int B = static_cast<int>(xv.shape.b), L = static_cast<int>(xv.shape.l);
-  const int Cin = static_cast<int>(xv.shape.c), Cout = static_cast<int>(wv.dims[2]);
-  const int K = call.params.kernel, d = call.params.dilation;
+  const int B = g.B, L = g.L, Cin = g.Cin, Cout = g.Cout, K = g.K, d = g.dilation;
+  const int ldx = g.x_ld();
   const Precision precision = ctx.options.precision;
   const bool bf16 = precision == Precision::bf16;
   const cudnnDataType_t dtype = bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
@@ -83,7 +87,10 @@ bool conv1d_cudnn_fwd(const OpCall& call, CudaContext& ctx) {
   SR_CUDNN_CHECK(cudnnSetStream(st.handle, ctx.stream));
 
   Descriptors desc;
-  SR_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc.x, CUDNN_TENSOR_NHWC, dtype, B, Cin, 1, L));
+  // bf16 reads a dense converted copy; float reads x in place, rows ldx apart (NHWC strides).
+  const int x_row = bf16 ? Cin : ldx;
+  SR_CUDNN_CHECK(
+      cudnnSetTensor4dDescriptorEx(desc.x, dtype, B, Cin, 1, L, L * x_row, 1, L * x_row, x_row));
   SR_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc.y, CUDNN_TENSOR_NHWC, dtype, B, Cout, 1, L));
   // NHWC filters are KRSC: (Cout, R = 1, S = K, Cin).
   SR_CUDNN_CHECK(cudnnSetFilter4dDescriptor(desc.w, dtype, CUDNN_TENSOR_NHWC, Cout, Cin, 1, K));
@@ -93,7 +100,7 @@ bool conv1d_cudnn_fwd(const OpCall& call, CudaContext& ctx) {
       precision == Precision::fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
   SR_CUDNN_CHECK(cudnnSetConvolutionMathType(desc.conv, wanted));
 
-  const CudnnState::Key key{B, L, Cin, Cout, K, d, static_cast<int>(precision)};
+  const CudnnState::Key key{B, L, Cin, Cout, K, d, static_cast<int>(precision), bf16 ? Cin : ldx};
   auto it = st.choices.find(key);
   if (it == st.choices.end()) {
     SR_CHECK(!ctx.capturing, "cuDNN algorithm search during a graph capture");
@@ -135,6 +142,8 @@ bool conv1d_cudnn_fwd(const OpCall& call, CudaContext& ctx) {
   const size_t ws_off = layout.add<char>(choice.workspace);
   const size_t xb_off = bf16 ? layout.add<__nv_bfloat16>(static_cast<size_t>(rows) * Cin) : 0;
   const size_t yb_off = bf16 ? layout.add<__nv_bfloat16>(static_cast<size_t>(rows) * Cout) : 0;
+  const bool needs_z = !bf16 && !(e.identity() && e.ldy == Cout);
+  const size_t z_off = needs_z ? layout.add<float>(static_cast<size_t>(rows) * Cout) : 0;
   void* base = ctx.scratch(layout.bytes());
   const int64_t w_numel = wv.numel();
   const void* filter = ctx.derived(
@@ -149,29 +158,37 @@ bool conv1d_cudnn_fwd(const OpCall& call, CudaContext& ctx) {
   const float alpha = 1.0f, beta = 0.0f;
   void* ws = choice.workspace > 0 ? scratch_at<char>(base, ws_off) : nullptr;
   if (!bf16) {
+    const bool direct = e.identity() && e.ldy == Cout;
+    float* out = direct ? y : scratch_at<float>(base, z_off);
     SR_CUDNN_CHECK(cudnnConvolutionForward(st.handle, &alpha, desc.x, x, desc.w, filter, desc.conv,
-                                           choice.algo, ws, choice.workspace, &beta, desc.y, y));
-    bias_act_cuda(ctx, y, bias, rows, Cout, /*relu=*/false);
+                                           choice.algo, ws, choice.workspace, &beta, desc.y, out));
+    if (direct)
+      bias_act_cuda(ctx, y, bias, rows, Cout, /*relu=*/false);
+    else
+      conv_epilogue(ctx, out, 1, bias, y, g, e);
     return true;
   }
   __nv_bfloat16* xb = scratch_at<__nv_bfloat16>(base, xb_off);
   __nv_bfloat16* yb = scratch_at<__nv_bfloat16>(base, yb_off);
-  convert_to_bf16(ctx, x, xb, rows * Cin);
+  convert_rows_to_bf16(ctx, x, ldx, xb, rows, Cin);
   SR_CUDNN_CHECK(cudnnConvolutionForward(st.handle, &alpha, desc.x, xb, desc.w, filter, desc.conv,
                                          choice.algo, ws, choice.workspace, &beta, desc.y, yb));
-  bf16_to_float_bias(ctx, yb, bias, y, rows, Cout);
+  conv_epilogue(ctx, yb, bias, y, g, e);
   return true;
 }
 
 int conv1d_cudnn_state(const OpCall& call, const CudaContext& ctx) {
   if (!ctx.cudnn) return -1;
-  const CudnnState::Key key{static_cast<int>(call.inputs[0].shape.b),
-                            static_cast<int>(call.inputs[0].shape.l),
-                            static_cast<int>(call.inputs[0].shape.c),
-                            static_cast<int>(call.output.shape.c),
-                            call.params.kernel,
-                            call.params.dilation,
-                            static_cast<int>(ctx.options.precision)};
+  const ConvGeometry g = conv_geometry(call);
+  const bool bf16 = ctx.options.precision == Precision::bf16;
+  const CudnnState::Key key{g.B,
+                            g.L,
+                            g.Cin,
+                            g.Cout,
+                            g.K,
+                            g.dilation,
+                            static_cast<int>(ctx.options.precision),
+                            bf16 ? g.Cin : g.x_ld()};
   auto it = ctx.cudnn->choices.find(key);
   return it == ctx.cudnn->choices.end() ? -1 : (it->second.supported ? 1 : 0);
 }
@@ -185,7 +202,7 @@ namespace sr::cuda {
 struct CudnnState {};
 void destroy_cudnn_state(CudnnState*) {}
 
-bool conv1d_cudnn_fwd(const OpCall&, CudaContext&) {
+bool conv1d_cudnn_fwd(const OpCall&, const ConvGeometry&, const ConvEpilogue&, CudaContext&) {
   fail("this build has no cuDNN (it was not found at configure time): use --conv-impl ours");
 }
 

@@ -12,24 +12,36 @@
 
 namespace sr::cuda {
 
-// Tensor-core implicit GEMM: y = conv(x, w) + bias. x and w hold TF32-rounded-on-load floats (T =
-// float) or bf16 copies (T = __nv_bfloat16). With splits > 1, each split writes its partial sums
-// to partial[split][M][Cout] and a reduction adds them in split order (deterministic) plus bias.
-// Requirements: mma_supported(g) and 16-byte aligned x and w.
+// The geometry (x row stride included) and the fused epilogue (y row stride included) of a call.
+ConvGeometry conv_geometry(const OpCall& call);
+ConvEpilogue conv_epilogue_of(const OpCall& call);
+
+// Tensor-core implicit GEMM: y = epilogue(conv(x, w) + bias). x and w hold TF32-rounded-on-load
+// floats (T = float) or bf16 copies (T = __nv_bfloat16). With `partial` set, split z of `splits`
+// writes its raw sums to partial[z][M][Cout] instead (no bias, no epilogue) and the caller runs
+// conv_epilogue over them: split-K, or a pool over an odd length. Requirements: mma_supported(g),
+// 16-byte aligned x and w, and g.x_ld() % 4 == 0.
 bool mma_supported(const ConvGeometry& g);
 int mma_split_count(const ConvGeometry& g, int sm_count);
 void conv1d_mma_tf32(CudaContext& ctx, const ConvGeometry& g, const float* x, const float* w,
-                     const float* bias, float* y, int splits, float* partial);
-void conv1d_mma_bf16(CudaContext& ctx, const ConvGeometry& g, const __nv_bfloat16* x,
-                     const __nv_bfloat16* w, const float* bias, float* y, int splits,
+                     const float* bias, float* y, const ConvEpilogue& e, int splits,
                      float* partial);
+void conv1d_mma_bf16(CudaContext& ctx, const ConvGeometry& g, const __nv_bfloat16* x,
+                     const __nv_bfloat16* w, const float* bias, float* y, const ConvEpilogue& e,
+                     int splits, float* partial);
 void conv1d_mma_init(const CudaContext& ctx);
 
+// y = epilogue(sum over the splits planes of z (M, Cout) + bias), one thread per output element.
+void conv_epilogue(CudaContext& ctx, const float* z, int splits, const float* bias, float* y,
+                   const ConvGeometry& g, const ConvEpilogue& e);
+void conv_epilogue(CudaContext& ctx, const __nv_bfloat16* z, const float* bias, float* y,
+                   const ConvGeometry& g, const ConvEpilogue& e);
+
+// dst (rows, cols) dense = bf16(src rows, ld floats apart), round to nearest even.
+void convert_rows_to_bf16(CudaContext& ctx, const float* src, int64_t ld, __nv_bfloat16* dst,
+                          int64_t rows, int64_t cols);
 // dst[i] = bf16(src[i]), round to nearest even.
 void convert_to_bf16(CudaContext& ctx, const float* src, __nv_bfloat16* dst, int64_t n);
-// dst[i] = float(src[i]) + bias[i % cols] for n = rows * cols elements.
-void bf16_to_float_bias(CudaContext& ctx, const __nv_bfloat16* src, const float* bias, float* dst,
-                        int64_t rows, int64_t cols);
 // Weights (K, Cin, Cout) -> (Cout, K, Cin), cuDNN's KRSC filter layout with R = 1, as float or
 // bf16.
 void conv_weight_to_krsc(CudaContext& ctx, const float* w, float* dst, int K, int Cin, int Cout);
@@ -41,7 +53,8 @@ std::string conv1d_path_name(const OpCall& call, const CudaContext& ctx);
 
 // cuDNN (conv1d_cudnn.cu). Returns false when cuDNN offers no algorithm for this shape and
 // precision (the caller then runs ours); throws when this build has no cuDNN.
-bool conv1d_cudnn_fwd(const OpCall& call, CudaContext& ctx);
+bool conv1d_cudnn_fwd(const OpCall& call, const ConvGeometry& g, const ConvEpilogue& e,
+                      CudaContext& ctx);
 // Whether cuDNN ran this call's shape under ctx.options: 1 yes, 0 no algorithm (ours ran), -1 not
 // searched yet.
 int conv1d_cudnn_state(const OpCall& call, const CudaContext& ctx);

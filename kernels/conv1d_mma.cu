@@ -6,8 +6,11 @@
 // Block tile 128 (output positions) x 128 (output channels) x 32 (k = tap * Cin + ci), 8 warps of
 // 64 x 32, 3-stage cp.async pipeline (16-byte copies; zero-fill for padding taps, rows past M and
 // columns past Cout). Because Cin % 32 == 0, a k-tile lies inside one tap j: the dilation enters
-// only as the row shift tap_offset(j) of the A tile, computed once per k-tile. Bias is added in the
-// epilogue (or by the split-K reduction).
+// only as the row shift tap_offset(j) of the A tile, computed once per k-tile. The epilogue stages
+// each 16 x 16 accumulator fragment in shared memory; lane l holds rows 2e + l/16, so lanes l and
+// l + 16 hold a pool pair (rows 2e, 2e + 1) and one shuffle gives lane l both. Bias, pool,
+// activation and shuffle are applied there, or the raw sums go to `partial` (split-K, odd L) for
+// conv_epilogue_kernel.
 //
 // Next steps once it runs on a device (see docs/BENCHMARKS.md): ldmatrix + mma.sync fragments, then
 // wgmma with TMA (sm_90a) for the deep-K layers U1 and U0.
@@ -68,7 +71,8 @@ template <typename T>
 __global__ void __launch_bounds__(mt::kThreads, 2)
     conv1d_mma_kernel(const T* __restrict__ x, const T* __restrict__ w,
                       const float* __restrict__ bias, float* __restrict__ y,
-                      float* __restrict__ partial, ConvGeometry g, int n_tiles_n, int per_split) {
+                      float* __restrict__ partial, ConvGeometry g, ConvEpilogue ep, int n_tiles_n,
+                      int per_split) {
   using Tr = MmaTraits<T>;
   using S = mt::Layout<static_cast<int>(sizeof(T))>;
   using AMap = TileMap<mt::kBM, mt::kBK, S::kE, mt::kThreads>;
@@ -159,7 +163,7 @@ __global__ void __launch_bounds__(mt::kThreads, 2)
 
   float* stage = reinterpret_cast<float*>(smem_raw) + warp * 16 * mt::kStageLd;
   const int M = g.M(), Cout = g.Cout;
-  float* out = partial ? partial + static_cast<int64_t>(blockIdx.y) * M * Cout : y;
+  float* raw = partial ? partial + static_cast<int64_t>(blockIdx.y) * M * Cout : nullptr;
 #pragma unroll
   for (int fi = 0; fi < 4; ++fi) {
 #pragma unroll
@@ -167,13 +171,21 @@ __global__ void __launch_bounds__(mt::kThreads, 2)
       wmma::store_matrix_sync(stage, acc[fi][fj], mt::kStageLd, wmma::mem_row_major);
       __syncwarp();
       const int n = n0 + wc0 + fj * 16 + mt::stage_col(lane);
+      const float bn = n < Cout ? bias[n] : 0.0f;
 #pragma unroll
       for (int e = 0; e < 8; ++e) {
         const int r = mt::stage_row(e, lane);
         const int m = m0 + wr0 + fi * 16 + r;
-        if (m < M && n < Cout) {
-          const float v = stage[r * mt::kStageLd + mt::stage_col(lane)];
-          out[static_cast<int64_t>(m) * Cout + n] = partial ? v : v + bias[n];
+        const float v = stage[r * mt::kStageLd + mt::stage_col(lane)];
+        if (raw) {  // uniform across the block
+          if (m < M && n < Cout) raw[static_cast<int64_t>(m) * Cout + n] = v;
+        } else if (ep.pool2) {
+          // Every lane takes part in the shuffle; lane l < 16 gets row r + 1 from lane l + 16.
+          const float odd = __shfl_down_sync(0xffffffffu, v + bn, 16);
+          if (lane < 16 && m < M && n < Cout)  // m even and M even: m + 1 < M too
+            epilogue_store(y, g, ep, m, n, pool_max(v + bn, odd));
+        } else if (m < M && n < Cout) {
+          epilogue_store(y, g, ep, m, n, v + bn);
         }
       }
       __syncwarp();  // the staging tile is reused by the next fragment
@@ -181,20 +193,9 @@ __global__ void __launch_bounds__(mt::kThreads, 2)
   }
 }
 
-// y[m][n] = bias[n] + sum over splits s (in order) of partial[s][m][n].
-__global__ void splitk_reduce_kernel(const float* __restrict__ partial,
-                                     const float* __restrict__ bias, float* __restrict__ y, int n,
-                                     int cols, int splits) {
-  SR_GRID_STRIDE(i, n) {
-    float s = 0.0f;
-    for (int z = 0; z < splits; ++z) s += partial[static_cast<int64_t>(z) * n + i];
-    y[i] = s + bias[i % cols];
-  }
-}
-
 template <typename T>
 void launch_mma(CudaContext& ctx, const ConvGeometry& g, const T* x, const T* w, const float* bias,
-                float* y, int splits, float* partial) {
+                float* y, const ConvEpilogue& e, int splits, float* partial) {
   SR_CHECK(mma_supported(g), "conv1d: tensor-core path called for an unsupported shape");
   const int n_tiles_n = (g.Cout + mt::kBN - 1) / mt::kBN;
   const int64_t blocks = static_cast<int64_t>((g.M() + mt::kBM - 1) / mt::kBM) * n_tiles_n;
@@ -204,17 +205,13 @@ void launch_mma(CudaContext& ctx, const ConvGeometry& g, const T* x, const T* w,
   const int used_splits = (KT + per_split - 1) / per_split;
   SR_CHECK(used_splits == splits, "conv1d: split-K count ", splits, " leaves empty splits");
   SR_CHECK(splits == 1 || partial, "conv1d: split-K needs a partial-sum buffer");
+  SR_CHECK(partial || !e.pool2 || g.L % 2 == 0, "conv1d: in-kernel pooling needs an even length");
+  SR_CHECK(g.x_ld() % 4 == 0, "conv1d: tensor-core path needs a row stride of 4k floats");
   const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(splits));
   conv1d_mma_kernel<T>
       <<<grid, mt::kThreads, mt::Layout<static_cast<int>(sizeof(T))>::kSmemBytes, ctx.stream>>>(
-          x, w, bias, y, splits > 1 ? partial : nullptr, g, n_tiles_n, per_split);
+          x, w, bias, y, partial, g, e, n_tiles_n, per_split);
   SR_CUDA_CHECK_LAUNCH();
-  if (splits > 1) {
-    const int64_t n = static_cast<int64_t>(g.M()) * g.Cout;
-    splitk_reduce_kernel<<<grid_for(n, 256, ctx.sm_count), 256, 0, ctx.stream>>>(
-        partial, bias, y, static_cast<int>(n), g.Cout, splits);
-    SR_CUDA_CHECK_LAUNCH();
-  }
 }
 
 }  // namespace
@@ -241,14 +238,15 @@ void conv1d_mma_init(const CudaContext& ctx) {
 }
 
 void conv1d_mma_tf32(CudaContext& ctx, const ConvGeometry& g, const float* x, const float* w,
-                     const float* bias, float* y, int splits, float* partial) {
-  launch_mma<float>(ctx, g, x, w, bias, y, splits, partial);
+                     const float* bias, float* y, const ConvEpilogue& e, int splits,
+                     float* partial) {
+  launch_mma<float>(ctx, g, x, w, bias, y, e, splits, partial);
 }
 
 void conv1d_mma_bf16(CudaContext& ctx, const ConvGeometry& g, const __nv_bfloat16* x,
-                     const __nv_bfloat16* w, const float* bias, float* y, int splits,
-                     float* partial) {
-  launch_mma<__nv_bfloat16>(ctx, g, x, w, bias, y, splits, partial);
+                     const __nv_bfloat16* w, const float* bias, float* y, const ConvEpilogue& e,
+                     int splits, float* partial) {
+  launch_mma<__nv_bfloat16>(ctx, g, x, w, bias, y, e, splits, partial);
 }
 
 }  // namespace sr::cuda

@@ -7,6 +7,11 @@
 //   M = B*L rows m = b*L + t, N = Cout, Ktot = K*Cin with k = j*Cin + ci,
 //   A[m][k] = x[b, t + dilation*(j - (K-1)/2), ci] (0 outside [0, L)), B[k][n] = w[j][ci][n]
 // B is the weight tensor itself, row-major (Ktot, Cout); only A needs address arithmetic.
+// x rows are ldx floats apart (a channel slice of a concatenation buffer when ldx > Cin).
+//
+// The epilogue (ConvEpilogue) adds the bias, then applies the fused 2:1 max-pool over time, the
+// activation and the subpixel shuffle of an inference graph (OpParams::pool2, act, shuffle) and
+// stores into y, whose rows are ldy floats apart.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +26,9 @@ namespace sr::cuda {
 
 struct ConvGeometry {
   int B = 0, L = 0, Cin = 0, Cout = 0, K = 0, dilation = 1;
+  int ldx = 0;  // row stride of x in floats; 0 = Cin (dense)
   SR_HD int M() const { return B * L; }
+  SR_HD int x_ld() const { return ldx ? ldx : Cin; }
   SR_HD int Ktot() const { return K * Cin; }
   SR_HD int half() const { return (K - 1) / 2; }
   // Offset (in rows) of tap j's source row from the output row.
@@ -50,7 +57,57 @@ SR_HD ARow a_row(const ConvGeometry& g, int m) {
 SR_HD int64_t a_offset(const ConvGeometry& g, ARow r, int tap, int ci) {
   const int src = r.t + tap;
   if (src < 0 || src >= g.L) return -1;
-  return static_cast<int64_t>(r.batch_row0 + src) * g.Cin + ci;
+  return static_cast<int64_t>(r.batch_row0 + src) * g.x_ld() + ci;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Epilogue. Kernels that see both rows of a pool pair in one thread (or one warp) apply it in
+// place; the others write raw sums and conv_epilogue_kernel (conv1d.cu) applies it, one thread per
+// output element. In-kernel pooling pairs GEMM rows (m, m + 1) with m even, which are time steps
+// (t, t + 1) of one batch item only when L is even: odd L takes the separate kernel.
+enum : int { kActNone = 0, kActRelu = 1, kActLeakyRelu = 2 };
+
+struct ConvEpilogue {
+  bool pool2 = false;
+  int act = kActNone;
+  float alpha = 0.0f;  // leaky_relu slope
+  bool shuffle = false;
+  bool tf_order = true;  // subpixel: tf y[b,2t+k,c] = v[b,t,k*C+c]; pt: v[b,t,2c+k]
+  int64_t ldy = 0;       // row stride of y in floats
+  SR_HD int out_length(int L) const { return pool2 ? L / 2 : L; }
+  // Applied after the bias and the pool, as the relu / leaky_relu ops compute them.
+  template <typename V>
+  SR_HD V activate(V v) const {
+    if (act == kActRelu) return v > V(0) ? v : V(0);
+    if (act == kActLeakyRelu) return v > V(0) ? v : V(alpha) * v;
+    return v;
+  }
+  // Offset in y of channel n of time step t (after the pool, t < out_length(L)) of batch item b.
+  SR_HD int64_t offset(const ConvGeometry& g, int b, int t, int n) const {
+    const int Lo = out_length(g.L);
+    if (!shuffle) return (static_cast<int64_t>(b) * Lo + t) * ldy + n;
+    const int C = g.Cout / 2;
+    const int k = tf_order ? n / C : n % 2, c = tf_order ? n % C : n / 2;
+    return (static_cast<int64_t>(b) * 2 * Lo + 2 * t + k) * ldy + c;
+  }
+  SR_HD bool identity() const { return !pool2 && act == kActNone && !shuffle; }
+};
+
+// max_pool2's choice between the even and the odd row (the CPU op's std::max(even, odd)).
+template <typename V>
+SR_HD V pool_max(V even, V odd) {
+  return even < odd ? odd : even;
+}
+
+// Stores the value v of GEMM row m, column n: bias added and, under pool2, already the maximum of
+// rows m and m + 1 (m even in time). A row whose time step the pool drops (the last of an odd L)
+// is not stored.
+template <typename V>
+SR_HD void epilogue_store(V* y, const ConvGeometry& g, const ConvEpilogue& e, int m, int n, V v) {
+  const int b = m / g.L, t = m - b * g.L;
+  const int to = e.pool2 ? t / 2 : t;
+  if (to >= e.out_length(g.L)) return;
+  y[e.offset(g, b, to, n)] = e.activate(v);
 }
 
 // Which 16-byte chunk of a ROWS x COLS tile (COLS elements per row, E elements per chunk) the

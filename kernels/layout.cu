@@ -32,14 +32,15 @@ __global__ void concat_kernel(const float* __restrict__ a, const float* __restri
   }
 }
 
-// x: (B, L, C), m: (B, L/S, C) -> y: (B, L, C), y[b,t,c] = x[b,t,c] * m[b, t/S, c]
+// x: (B, L, C), m: (B, L/S, C) -> y: (B, L, C), y[b,t,c] = x[b,t,c] * m[b, t/S, c]; y rows are
+// ldy floats apart (a slice of a concatenation buffer when ldy > C).
 __global__ void modulate_kernel(const float* __restrict__ x, const float* __restrict__ m,
-                                float* __restrict__ y, int n, int L, int C, int S) {
+                                float* __restrict__ y, int n, int L, int C, int S, int ldy) {
   const unsigned N = L / S;
   SR_GRID_STRIDE(i, n) {
     const unsigned c = i % C, r = i / C;  // r = b * L + t
     const unsigned b = r / L, t = r % L;
-    y[i] = x[i] * m[(static_cast<size_t>(b) * N + t / S) * C + c];
+    y[static_cast<size_t>(r) * ldy + c] = x[i] * m[(static_cast<size_t>(b) * N + t / S) * C + c];
   }
 }
 
@@ -87,12 +88,13 @@ void modulate_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const TensorView& y = call.output;
   const int64_t L = x.shape.l, C = x.shape.c, S = call.params.block;
   check_op_call(call);
-  SR_CHECK(fits_int32(x.numel()), "modulate: input ", x.shape.str(), " too large");
+  SR_CHECK(fits_int32(x.numel()) && fits_int32(x.shape.b * L * y.row_stride()), "modulate: input ",
+           x.shape.str(), " too large");
   const int64_t n = x.numel();
   if (n == 0) return;
   modulate_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
       x.data, m.data, y.data, static_cast<int>(n), static_cast<int>(L), static_cast<int>(C),
-      static_cast<int>(S));
+      static_cast<int>(S), static_cast<int>(y.row_stride()));
   SR_CUDA_CHECK_LAUNCH();
 }
 

@@ -322,3 +322,176 @@ TEST_CASE("split-K counts of the default network's layers leave no split empty",
   // Batch 32 of the deepest layer fills the device without splitting.
   REQUIRE(sr::cuda::mma_tile::split_count(ConvGeometry{32, 1024, 1024, 512, 33, 2}, 132) == 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Epilogues: the store maps of the three places that apply one (the tensor-core kernel's staged
+// fragments with the lane-pair shuffle, the FP32 kernel's register rows, and the one-thread-per-
+// output conv_epilogue_kernel, whose map the direct and thin kernels share), each replayed over
+// raw sums with conv1d_tiling.h's own functions, against the plain ops' definitions in double.
+namespace {
+
+using sr::cuda::ConvEpilogue;
+
+struct EpiCase {
+  bool pool2;
+  int act;
+  bool shuffle, tf_order;
+};
+
+// max_pool2, relu / leaky_relu and subpixel as the op list defines them, over raw + bias.
+std::vector<double> reference_epilogue(const ConvGeometry& g, const std::vector<double>& raw,
+                                       const std::vector<float>& bias, const EpiCase& c,
+                                       float alpha, int64_t ldy, int64_t y_off, size_t y_size) {
+  const int Lo = c.pool2 ? g.L / 2 : g.L;
+  std::vector<double> y(y_size, std::nan(""));
+  for (int b = 0; b < g.B; ++b)
+    for (int t = 0; t < Lo; ++t)
+      for (int n = 0; n < g.Cout; ++n) {
+        auto at = [&](int tt) { return raw[(size_t(b) * g.L + tt) * g.Cout + n] + bias[n]; };
+        double v = c.pool2 ? std::max(at(2 * t), at(2 * t + 1)) : at(t);
+        if (c.act == sr::cuda::kActRelu) v = std::max(v, 0.0);
+        if (c.act == sr::cuda::kActLeakyRelu) v = v > 0 ? v : double(alpha) * v;
+        int64_t row = int64_t(b) * Lo + t, ch = n;
+        if (c.shuffle) {
+          const int C = g.Cout / 2;
+          const int k = c.tf_order ? n / C : n % 2;
+          ch = c.tf_order ? n % C : n / 2;
+          row = int64_t(b) * 2 * Lo + 2 * t + k;
+        }
+        y[size_t(row * ldy + y_off + ch)] = v;
+      }
+  return y;
+}
+
+enum class StorePath { mma, fp32, per_output };
+
+// Replays one store path into a NaN-filled y; returns y and counts writes per element.
+std::vector<double> replay_epilogue(StorePath path, const ConvGeometry& g, const ConvEpilogue& e,
+                                    const std::vector<double>& raw, const std::vector<float>& bias,
+                                    int64_t y_off, size_t y_size, std::vector<int>& writes) {
+  std::vector<double> y(y_size, std::nan(""));
+  writes.assign(y_size, 0);
+  double* out = y.data() + y_off;
+  auto store = [&](int m, int n, double v) {
+    const int Lo = e.out_length(g.L);
+    const int b = m / g.L, t = m % g.L, to = e.pool2 ? t / 2 : t;
+    if (to < Lo) ++writes[size_t(y_off + e.offset(g, b, to, n))];
+    sr::cuda::epilogue_store(out, g, e, m, n, v);
+  };
+  auto value = [&](int m, int n) { return raw[size_t(m) * g.Cout + n] + double(bias[n]); };
+  if (path == StorePath::mma) {
+    namespace mt = sr::cuda::mma_tile;
+    const int n_tiles_n = (g.Cout + mt::kBN - 1) / mt::kBN;
+    const int blocks = ((g.M() + mt::kBM - 1) / mt::kBM) * n_tiles_n;
+    for (int block = 0; block < blocks; ++block) {
+      int m0, n0;
+      mt::block_tile(block, n_tiles_n, m0, n0);
+      for (int warp = 0; warp < mt::kThreads / 32; ++warp)
+        for (int fi = 0; fi < 4; ++fi)
+          for (int fj = 0; fj < 2; ++fj)
+            for (int e8 = 0; e8 < 8; ++e8)
+              for (int lane = 0; lane < 32; ++lane) {
+                const int n = n0 + mt::warp_col0(warp) + fj * 16 + mt::stage_col(lane);
+                const int r = mt::stage_row(e8, lane);
+                const int m = m0 + mt::warp_row0(warp) + fi * 16 + r;
+                if (e.pool2) {
+                  if (lane >= 16) continue;
+                  // __shfl_down_sync(v, 16): lane + 16 holds the next row of the same column.
+                  REQUIRE(mt::stage_row(e8, lane + 16) == r + 1);
+                  REQUIRE(mt::stage_col(lane + 16) == mt::stage_col(lane));
+                  REQUIRE(m % 2 == 0);
+                  if (m < g.M() && n < g.Cout)
+                    store(m, n, sr::cuda::pool_max(value(m, n), value(m + 1, n)));
+                } else if (m < g.M() && n < g.Cout) {
+                  store(m, n, value(m, n));
+                }
+              }
+    }
+  } else if (path == StorePath::fp32) {
+    namespace ft = sr::cuda::fp32_tile;
+    const int n_tiles_n = (g.Cout + ft::kBN - 1) / ft::kBN;
+    const int blocks = ((g.M() + ft::kBM - 1) / ft::kBM) * n_tiles_n;
+    for (int block = 0; block < blocks; ++block) {
+      const int m0 = (block / n_tiles_n) * ft::kBM, n0 = (block % n_tiles_n) * ft::kBN;
+      for (int tid = 0; tid < ft::kThreads; ++tid)
+        for (int i = 0; i < 8; i += 2)
+          for (int p = 0; p < 2; p += e.pool2 ? 2 : 1) {
+            const int m = m0 + ft::out_row(tid, i + p);
+            if (m >= g.M()) continue;
+            if (e.pool2) REQUIRE(ft::out_row(tid, i + 1) == ft::out_row(tid, i) + 1);
+            for (int j = 0; j < 8; ++j) {
+              const int n = n0 + ft::out_col(tid, j);
+              if (n >= g.Cout) continue;
+              store(m, n, e.pool2 ? sr::cuda::pool_max(value(m, n), value(m + 1, n)) : value(m, n));
+            }
+          }
+    }
+  } else {  // conv_epilogue_kernel, and the direct kernel's (b, t, co) map
+    const int Lo = e.out_length(g.L);
+    for (int i = 0; i < g.B * Lo * g.Cout; ++i) {
+      const int n = i % g.Cout, r = i / g.Cout, b = r / Lo, to = r - b * Lo;
+      const int m = b * g.L + (e.pool2 ? 2 * to : to);
+      store(m, n, e.pool2 ? sr::cuda::pool_max(value(m, n), value(m + 1, n)) : value(m, n));
+    }
+  }
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("emulated conv epilogues store what the plain ops compute", "[emu][conv]") {
+  const EpiCase epilogues[] = {
+      {false, sr::cuda::kActNone, false, true},      // strided store only
+      {true, sr::cuda::kActLeakyRelu, false, true},  // down blocks
+      {false, sr::cuda::kActRelu, true, true},       // up blocks, TF order
+      {false, sr::cuda::kActRelu, true, false},      // up blocks, PT order
+      {false, sr::cuda::kActNone, true, false},      // final layer
+      {true, sr::cuda::kActRelu, true, true},        // all three
+  };
+  // Partial m- and n-tiles, tiles straddling batch items, two n-tiles; odd L only on the
+  // per-output path (the in-kernel pools need even L, conv1d.cu routes odd L there).
+  const EmuCase cases[] = {
+      {2, 70, 32, 48, 9, 2}, {3, 130, 64, 136, 5, 1}, {1, 6, 32, 16, 3, 1}, {2, 37, 32, 24, 9, 2}};
+  uint32_t seed = 500;
+  for (const EmuCase& c : cases) {
+    const ConvGeometry g{c.B, c.L, c.Cin, c.Cout, c.K, c.d};
+    const std::vector<float> rv = sr::test::random_vector(size_t(g.M()) * g.Cout, seed++);
+    const std::vector<double> raw(rv.begin(), rv.end());
+    const std::vector<float> bias = sr::test::random_vector(size_t(g.Cout), seed++);
+    for (const EpiCase& ec : epilogues) {
+      ConvEpilogue e;
+      e.pool2 = ec.pool2;
+      e.act = ec.act;
+      e.alpha = 0.2f;
+      e.shuffle = ec.shuffle;
+      e.tf_order = ec.tf_order;
+      const int Lo = e.out_length(g.L);
+      const int rows = c.B * (ec.shuffle ? 2 * Lo : Lo);
+      const int width = ec.shuffle ? c.Cout / 2 : c.Cout;
+      e.ldy = width + 5;  // a slice at channel 3 of a wider buffer
+      const int64_t y_off = 3;
+      const size_t y_size = size_t(rows) * e.ldy;
+      const std::vector<double> ref =
+          reference_epilogue(g, raw, bias, ec, e.alpha, e.ldy, y_off, y_size);
+      for (StorePath path : {StorePath::mma, StorePath::fp32, StorePath::per_output}) {
+        if (path != StorePath::per_output && e.pool2 && g.L % 2) continue;
+        CAPTURE(c.B, c.L, c.Cout, ec.pool2, ec.act, ec.shuffle, ec.tf_order, int(path));
+        std::vector<int> writes;
+        const std::vector<double> got =
+            replay_epilogue(path, g, e, raw, bias, y_off, y_size, writes);
+        int wrong_count = 0, wrong_value = 0;
+        for (size_t i = 0; i < y_size; ++i) {
+          const int64_t ch = int64_t(i) % e.ldy;
+          const bool inside = ch >= y_off && ch < y_off + width;
+          wrong_count += writes[i] != (inside ? 1 : 0);
+          if (inside)
+            wrong_value += !(std::fabs(got[i] - ref[i]) <= 1e-12 * (1 + std::fabs(ref[i])));
+          else
+            wrong_value += !std::isnan(got[i]);
+        }
+        REQUIRE(wrong_count == 0);
+        REQUIRE(wrong_value == 0);
+      }
+    }
+  }
+}

@@ -78,6 +78,14 @@ void compare_network(Arch arch) {
     INFO("residual NMSE vs CPU = " << e << " (bound " << bound(v.precision) << ")");
     REQUIRE(e <= bound(v.precision));
   }
+  // The plain graph (no epilogues, concatenations copied) on the GPU computes the same thing as
+  // the fused one: FP32, where only the summation order can differ.
+  auto cuda = sr::gpu_test::cuda_backend(Precision::fp32);
+  sr::Network fused(weights, *cuda), plain(weights, *cuda, /*fuse=*/false);
+  const double e = sr::gpu_test::nmse(residual(forward(plain, input), input),
+                                      residual(forward(fused, input), input));
+  INFO(sr::arch_name(arch) << ": fused vs plain graph on CUDA, residual NMSE " << e);
+  REQUIRE(e <= bound(Precision::fp32));
 }
 
 }  // namespace
@@ -85,6 +93,11 @@ void compare_network(Arch arch) {
 TEST_CASE("cuda tfilm network matches the CPU", "[gpu][network]") {
   SR_REQUIRE_GPU();
   compare_network(Arch::tfilm);
+}
+
+TEST_CASE("cuda audiounet network matches the CPU", "[gpu][network]") {
+  SR_REQUIRE_GPU();
+  compare_network(Arch::audiounet);  // convolutions write the concatenation slices themselves
 }
 
 TEST_CASE("cuda afilm network matches the CPU", "[gpu][network]") {
