@@ -55,7 +55,9 @@ if [[ $MODE == bundle ]]; then
   cmake --build "$BUILD" -j "$JOBS" --target sr_gpu_tests sr-bench sr-infer
   rm -rf "$DIR"
   mkdir -p "$DIR/bin" "$DIR/lib"
-  cp "$BUILD/bin/sr_gpu_tests" "$BUILD/bin/sr-bench" "$BUILD/bin/sr-infer" "$DIR/bin/"
+  # libsr_cuda.so: the CUDA backend module the binaries load from their own folder.
+  cp "$BUILD/bin/sr_gpu_tests" "$BUILD/bin/sr-bench" "$BUILD/bin/sr-infer" \
+    "$BUILD/bin/libsr_cuda.so" "$DIR/bin/"
   # Everything but the C runtime, libstdc++ (newer on the GPU image) and the CUDA libraries (there
   # with the toolkit; cuDNN from the toolkit or pip's nvidia-cudnn).
   for b in "$DIR"/bin/*; do ldd "$b"; done | awk '$3 ~ /^\// {print $3}' | sort -u |
@@ -118,10 +120,10 @@ if [[ $MODE == prebuilt ]]; then
   BIN=$(cd "$DIR" && pwd)/bin
   LD_LIBRARY_PATH=$(cd "$DIR" && pwd)/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   export LD_LIBRARY_PATH
-  if ! ldd "$BIN/sr_gpu_tests" | grep -q "not found"; then
+  if ! ldd "$BIN/sr_gpu_tests" "$BIN/libsr_cuda.so" | grep -q "not found"; then
     echo "bundle $DIR: all libraries found" | tee -a "$LOG"
   else
-    ldd "$BIN/sr_gpu_tests" | grep "not found" | tee -a "$LOG"
+    ldd "$BIN/sr_gpu_tests" "$BIN/libsr_cuda.so" | grep "not found" | tee -a "$LOG"
     echo "missing libraries (above): set LD_LIBRARY_PATH to where they are" | tee -a "$LOG"
     exit 1
   fi

@@ -333,7 +333,7 @@ int bench(int argc, char** argv) {
   std::string kind = o.backend;
   if (kind == "auto") {
     kind = sr::cuda_available() ? "cuda" : "cpu";
-    if (kind == "cpu") note = "auto: no CUDA device, using the CPU";
+    if (kind == "cpu") note = "auto: " + sr::cuda_unavailable_reason() + ", using the CPU";
   }
   const bool cuda = kind == "cuda";
   if (cuda && !sr::cuda_available()) (void)sr::make_cuda_backend();  // throws the reason

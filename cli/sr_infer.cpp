@@ -44,7 +44,7 @@ std::unique_ptr<sr::Backend> open_backend(const Options& o, std::string& note) {
   options.precision = sr::parse_precision(o.precision);
   if (o.backend != "auto") return sr::make_backend(o.backend, options);
   if (!sr::cuda_available()) {
-    note = "; auto: no CUDA device, using the CPU";
+    note = "; auto: " + sr::cuda_unavailable_reason() + ", using the CPU";
     return sr::make_cpu_backend();
   }
   try {

@@ -50,7 +50,10 @@ uint64_t float_bits(float f) {
   return u;
 }
 
-// Everything a captured graph bakes in: ops, parameters, pointers and shapes.
+// Everything a captured graph bakes in: ops, parameters, pointers, shapes and row strides. The
+// size checks make a new field in OpParams or TensorView a compile error here until it is hashed.
+static_assert(sizeof(OpParams) == 64, "hash the new OpParams field in fingerprint()");
+static_assert(sizeof(TensorView) == 40, "hash the new TensorView field in fingerprint()");
 uint64_t fingerprint(const std::vector<OpCall>& program) {
   uint64_t h = mix(0, program.size());
   auto tensor = [&](const TensorView& t) {
@@ -58,12 +61,16 @@ uint64_t fingerprint(const std::vector<OpCall>& program) {
     h = mix(h, static_cast<uint64_t>(t.shape.b));
     h = mix(h, static_cast<uint64_t>(t.shape.l));
     h = mix(h, static_cast<uint64_t>(t.shape.c));
+    h = mix(h, static_cast<uint64_t>(t.ld));
   };
   for (const OpCall& call : program) {
     const OpParams& p = call.params;
     h = mix(h, static_cast<uint64_t>(call.op));
     h = mix(h, static_cast<uint64_t>(p.kernel));
     h = mix(h, static_cast<uint64_t>(p.dilation));
+    h = mix(h, static_cast<uint64_t>(p.pool2));
+    h = mix(h, static_cast<uint64_t>(p.act));
+    h = mix(h, static_cast<uint64_t>(p.shuffle));
     h = mix(h, float_bits(p.alpha));
     h = mix(h, static_cast<uint64_t>(p.block));
     h = mix(h, static_cast<uint64_t>(p.order));

@@ -278,11 +278,13 @@ __global__ void __launch_bounds__(ft::kThreads)
     }
     return;
   }
-  const int step = e.pool2 ? 2 : 1;
+  // Fully unrolled (constant trip counts): a runtime step would index acc dynamically and move it
+  // to local memory.
 #pragma unroll
   for (int i = 0; i < 8; i += 2) {
 #pragma unroll
-    for (int p = 0; p < 2; p += step) {
+    for (int p = 0; p < 2; ++p) {
+      if (p == 1 && e.pool2) continue;  // row i + 1 was the partner of row i
       const int m = m0 + ft::out_row(tid, i + p);
       if (m >= M) continue;  // under pool2 M is even, so m < M implies m + 1 < M
 #pragma unroll

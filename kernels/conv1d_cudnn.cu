@@ -29,8 +29,9 @@ struct CudnnState {
     cudnnMathType_t math{};
     size_t workspace = 0;
   };
-  // B, L, Cin, Cout, K, d, precision, x row stride
-  using Key = std::tuple<int, int, int, int, int, int, int, int>;
+  // B, L, Cin, Cout, K, d, precision, x row stride, x 16-byte aligned (the search runs on buffers
+  // of its own: an algorithm found for aligned data must not be used on a misaligned slice)
+  using Key = std::tuple<int, int, int, int, int, int, int, int, bool>;
   std::map<Key, Choice> choices;
 };
 
@@ -41,6 +42,20 @@ void destroy_cudnn_state(CudnnState* state) {
 }
 
 namespace {
+
+// bf16 always reads a dense, aligned converted copy of x.
+CudnnState::Key cudnn_key(const ConvGeometry& g, const float* x, Precision precision) {
+  const bool bf16 = precision == Precision::bf16;
+  return {g.B,
+          g.L,
+          g.Cin,
+          g.Cout,
+          g.K,
+          g.dilation,
+          static_cast<int>(precision),
+          bf16 ? g.Cin : g.x_ld(),
+          bf16 || aligned16(x)};
+}
 
 // RAII for the descriptors of one call (host objects only: cheap, and legal during capture).
 struct Descriptors {
@@ -100,7 +115,7 @@ bool conv1d_cudnn_fwd(const OpCall& call, const ConvGeometry& g, const ConvEpilo
       precision == Precision::fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
   SR_CUDNN_CHECK(cudnnSetConvolutionMathType(desc.conv, wanted));
 
-  const CudnnState::Key key{B, L, Cin, Cout, K, d, static_cast<int>(precision), bf16 ? Cin : ldx};
+  const CudnnState::Key key = cudnn_key(g, xv.data, precision);
   auto it = st.choices.find(key);
   if (it == st.choices.end()) {
     SR_CHECK(!ctx.capturing, "cuDNN algorithm search during a graph capture");
@@ -180,16 +195,7 @@ bool conv1d_cudnn_fwd(const OpCall& call, const ConvGeometry& g, const ConvEpilo
 int conv1d_cudnn_state(const OpCall& call, const CudaContext& ctx) {
   if (!ctx.cudnn) return -1;
   const ConvGeometry g = conv_geometry(call);
-  const bool bf16 = ctx.options.precision == Precision::bf16;
-  const CudnnState::Key key{g.B,
-                            g.L,
-                            g.Cin,
-                            g.Cout,
-                            g.K,
-                            g.dilation,
-                            static_cast<int>(ctx.options.precision),
-                            bf16 ? g.Cin : g.x_ld()};
-  auto it = ctx.cudnn->choices.find(key);
+  auto it = ctx.cudnn->choices.find(cudnn_key(g, call.inputs[0].data, ctx.options.precision));
   return it == ctx.cudnn->choices.end() ? -1 : (it->second.supported ? 1 : 0);
 }
 

@@ -206,7 +206,11 @@ void launch_mma(CudaContext& ctx, const ConvGeometry& g, const T* x, const T* w,
   SR_CHECK(used_splits == splits, "conv1d: split-K count ", splits, " leaves empty splits");
   SR_CHECK(splits == 1 || partial, "conv1d: split-K needs a partial-sum buffer");
   SR_CHECK(partial || !e.pool2 || g.L % 2 == 0, "conv1d: in-kernel pooling needs an even length");
-  SR_CHECK(g.x_ld() % 4 == 0, "conv1d: tensor-core path needs a row stride of 4k floats");
+  // 16-byte cp.async chunks: aligned bases and x rows a whole number of chunks apart.
+  constexpr int kChunk = 16 / static_cast<int>(sizeof(T));
+  SR_CHECK(aligned16(x) && aligned16(w) && g.x_ld() % kChunk == 0,
+           "conv1d: tensor-core path needs 16-byte aligned x and w and a row stride of ", kChunk,
+           "k elements");
   const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(splits));
   conv1d_mma_kernel<T>
       <<<grid, mt::kThreads, mt::Layout<static_cast<int>(sizeof(T))>::kSmemBytes, ctx.stream>>>(

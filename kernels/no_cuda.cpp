@@ -9,6 +9,10 @@ bool cuda_available() {
   return false;
 }
 
+std::string cuda_unavailable_reason() {
+  return "this build has no CUDA backend";
+}
+
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions&) {
   fail("this build has no CUDA backend (configured with SR_CUDA=OFF or without nvcc)");
 }

@@ -61,8 +61,12 @@ std::unique_ptr<Backend> make_cpu_backend();
 // machine busy with other work, fewer threads avoid the cost of threads waiting for each other.
 void set_cpu_threads(int threads);
 
-// CUDA: true when this binary has the CUDA backend compiled in and a device is visible.
+// CUDA: true when this binary has the CUDA backend (its module, kernels/cuda_module.h, loads) and a
+// device is visible.
 bool cuda_available();
+// Why cuda_available() is false ("" when it is true): no CUDA in this build, the module could not
+// be loaded (and why), or no device is visible.
+std::string cuda_unavailable_reason();
 // Throws sr::Error when unavailable.
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options = {});
 
