@@ -153,7 +153,25 @@ std::string op_label(const sr::Node& node) {
   return s;
 }
 
-void print_node_profile(const BenchProgram& p, const std::vector<double>& ms, json& out) {
+// Per-node milliseconds on the CPU: the program node by node (each run() returns when the node is
+// done), the median of `passes` passes after one untimed pass.
+std::vector<double> time_nodes_cpu(sr::Backend& backend, const std::vector<sr::OpCall>& program,
+                                   int passes) {
+  std::vector<std::vector<double>> samples(program.size());
+  for (int pass = 0; pass <= passes; ++pass) {
+    for (size_t i = 0; i < program.size(); ++i) {
+      const auto t0 = Clock::now();
+      backend.run({program[i]}, 0);
+      if (pass > 0) samples[i].push_back(seconds_since(t0) * 1e3);
+    }
+  }
+  std::vector<double> ms;
+  for (const auto& s : samples) ms.push_back(median(s));
+  return ms;
+}
+
+void print_node_profile(const BenchProgram& p, const std::vector<double>& ms, bool cuda,
+                        json& out) {
   std::map<std::string, std::pair<double, int>> by_op;
   double total = 0;
   json nodes = json::array();
@@ -171,7 +189,8 @@ void print_node_profile(const BenchProgram& p, const std::vector<double>& ms, js
          {"ms", ms[i]},
          {"tflops", ms[i] > 0 ? f / (ms[i] * 1e-3) / 1e12 : 0.0}});
   }
-  std::printf("\nper-op times (eager, CUDA events per node; sum %.3f ms)\n", total);
+  std::printf("\nper-op times (%s; sum %.3f ms)\n",
+              cuda ? "eager, CUDA events per node" : "node by node, host clock", total);
   std::vector<std::pair<std::string, std::pair<double, int>>> ops(by_op.begin(), by_op.end());
   std::sort(ops.begin(), ops.end(),
             [](auto& a, auto& b) { return a.second.first > b.second.first; });
@@ -187,9 +206,11 @@ void print_node_profile(const BenchProgram& p, const std::vector<double>& ms, js
   std::printf("  heaviest nodes:\n");
   for (size_t k = 0; k < std::min<size_t>(12, order.size()); ++k) {
     const json& n = nodes[order[k]];
-    std::printf("  %-28s %-32s %9.3f ms  %7.1f TFLOP/s  %s\n", n["name"].get<std::string>().c_str(),
+    // TFLOP/s on a GPU, GFLOP/s on the CPU.
+    std::printf("  %-28s %-32s %9.3f ms  %7.1f %s  %s\n", n["name"].get<std::string>().c_str(),
                 n["op"].get<std::string>().c_str(), n["ms"].get<double>(),
-                n["tflops"].get<double>(), n["shape"].get<std::string>().c_str());
+                n["tflops"].get<double>() * (cuda ? 1.0 : 1e3), cuda ? "TFLOP/s" : "GFLOP/s",
+                n["shape"].get<std::string>().c_str());
   }
   out = {{"sum_ms", total}, {"by_op", jo}, {"nodes", nodes}};
 }
@@ -308,7 +329,8 @@ int bench(int argc, char** argv) {
   p.option("repeat", 'n', "N", "timed forwards per configuration (default: 3 CPU, 20 CUDA)",
            &o.repeat);
   p.option("seed", 's', "N", "seed of the random input", &o.seed);
-  p.flag("profile", 0, "per-op times of the first configuration (CUDA: events per node)",
+  p.flag("profile", 0,
+         "per-op times of the first configuration (CUDA: events per node; CPU: host clock)",
          &o.profile);
   p.flag("unfused", 0,
          "run the plain graph op by op (no conv epilogues, concatenations copied) to see what "
@@ -337,10 +359,8 @@ int bench(int argc, char** argv) {
   }
   const bool cuda = kind == "cuda";
   if (cuda && !sr::cuda_available()) (void)sr::make_cuda_backend();  // throws the reason
-  if (!cuda && (o.profile || o.conv_compare || o.ceilings))
-    note +=
-        std::string(note.empty() ? "" : "; ") +
-        "--profile, --conv-compare and --ceilings need CUDA (bench_cpu_forward profiles the CPU)";
+  if (!cuda && (o.conv_compare || o.ceilings))
+    note += std::string(note.empty() ? "" : "; ") + "--conv-compare and --ceilings need CUDA";
 
   std::vector<sr::Precision> precisions;
   for (const std::string& s :
@@ -477,11 +497,13 @@ int bench(int argc, char** argv) {
                     {"node_gbps", r.gbps},
                     {"nodes", prog->program.size()},
                     {"fused", !o.unfused}};
-        if (cuda && o.profile && !profiled) {
+        if (o.profile && !profiled) {
           profiled = true;
           json prof;
-          print_node_profile(*prog, sr::cuda_tools::time_nodes(*bb->backend, prog->program, 5),
-                             prof);
+          const std::vector<double> ms =
+              cuda ? sr::cuda_tools::time_nodes(*bb->backend, prog->program, 5)
+                   : time_nodes_cpu(*bb->backend, prog->program, std::max(1, repeat));
+          print_node_profile(*prog, ms, cuda, prof);
           row["profile"] = prof;
         }
         jr.push_back(row);
