@@ -64,8 +64,8 @@ __global__ void layer_norm_kernel(const float* __restrict__ x, const float* __re
                                   int D, double eps) {
   const int warps_per_block = blockDim.x / 32;
   const int lane = threadIdx.x % 32;
-  for (int r = blockIdx.x * warps_per_block + threadIdx.x / 32; r < rows;
-       r += gridDim.x * warps_per_block) {
+  for (unsigned r = blockIdx.x * warps_per_block + threadIdx.x / 32;
+       r < static_cast<unsigned>(rows); r += gridDim.x * warps_per_block) {
     const float* xr = x + static_cast<size_t>(r) * D;
     float* yr = y + static_cast<size_t>(r) * D;
     double s = 0.0;
@@ -156,6 +156,7 @@ void attention_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const TensorView& y = call.output;
   const int64_t B = q.shape.b, N = q.shape.l, D = q.shape.c, H = call.params.heads;
   check_op_call(call);
+  if (B == 0 || N == 0 || D == 0) return;  // a zero grid dimension is a launch error
   SR_CHECK(fits_int32(q.numel()), "attention: ", q.shape.str(), " too large");
   SR_CHECK(H <= 65535 && B <= 65535, "attention: more than 65535 heads or batch rows");
   const size_t smem = attention_smem_bytes(N);

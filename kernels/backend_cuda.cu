@@ -152,6 +152,9 @@ class CudaBackend final : public Backend {
     // From pageable memory the call returns once `src` has been staged: the caller may reuse it.
     SR_CUDA_CHECK(
         cudaMemcpyAsync(dst, src, count * sizeof(float), cudaMemcpyHostToDevice, ctx_.stream));
+    // From pageable memory the runtime *may* return before it has staged `src`; the caller owns
+    // src and may free it when this returns, so wait (uploads are not on the hot path of a replay).
+    SR_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
   }
 
   void fill_zero(float* ptr, size_t count) override {
@@ -329,8 +332,8 @@ class CudaBackend final : public Backend {
       ctx_.capturing = false;
       SR_CUDA_CHECK(cudaStreamEndCapture(ctx_.stream, &g.graph));
       SR_CUDA_CHECK(cudaGraphInstantiate(&g.exec, g.graph, 0));
-    } catch (const Error& e) {
-      cudaGetLastError();  // capture errors are not sticky; clear the last-error slot
+    } catch (const std::exception& e) {  // sr::Error, or bad_alloc and the like from the host side
+      cudaGetLastError();                // capture errors are not sticky; clear the last-error slot
       destroy(g);
       if (!warned_capture_) {
         std::fprintf(stderr, "warning: CUDA graph capture failed, running eagerly: %s\n", e.what());

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.cuh"
+#include "conv1d_internal.cuh"
 #include "cuda_tools.h"
 
 namespace sr::cuda_tools {
@@ -74,11 +75,7 @@ double time_ms(F&& body, cudaStream_t stream) {
 }  // namespace
 
 bool has_cudnn() {
-#ifdef SR_HAVE_CUDNN
-  return true;
-#else
-  return false;
-#endif
+  return cuda::cudnn_loadable();  // built with the header, and libcudnn.so.9 loads
 }
 
 std::string device_summary() {

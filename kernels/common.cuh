@@ -30,13 +30,6 @@
   } while (0)
 
 // Only in files that include <cudnn.h>.
-#define SR_CUDNN_CHECK(expr)                                                                       \
-  do {                                                                                             \
-    cudnnStatus_t sr_cudnn_status_ = (expr);                                                       \
-    if (sr_cudnn_status_ != CUDNN_STATUS_SUCCESS)                                                  \
-      throw ::sr::Error(::sr::format("cuDNN error: ", cudnnGetErrorString(sr_cudnn_status_), " [", \
-                                     #expr, " at ", __FILE__, ":", __LINE__, "]"));                \
-  } while (0)
 
 namespace sr::cuda {
 

@@ -16,10 +16,76 @@
 
 #include <cudnn.h>
 
+#include <dlfcn.h>
+
 #include <map>
+#include <string>
 #include <tuple>
 
 namespace sr::cuda {
+
+// cuDNN is loaded at run time (dlopen), not linked: it is a benchmark baseline, and a machine
+// without it must still run the CUDA backend. The header gives the types and the signatures.
+#define SR_CUDNN_FUNCTIONS(X)                                                             \
+  X(cudnnCreate)                                                                          \
+  X(cudnnDestroy) X(cudnnSetStream) X(cudnnGetErrorString) X(cudnnCreateTensorDescriptor) \
+      X(cudnnCreateFilterDescriptor) X(cudnnCreateConvolutionDescriptor)                  \
+          X(cudnnDestroyTensorDescriptor) X(cudnnDestroyFilterDescriptor)                 \
+              X(cudnnDestroyConvolutionDescriptor) X(cudnnSetTensor4dDescriptor)          \
+                  X(cudnnSetTensor4dDescriptorEx) X(cudnnSetFilter4dDescriptor)           \
+                      X(cudnnSetConvolution2dDescriptor) X(cudnnSetConvolutionMathType)   \
+                          X(cudnnFindConvolutionForwardAlgorithm) X(cudnnConvolutionForward)
+
+struct CudnnApi {
+#define SR_CUDNN_POINTER(name) decltype(&::name) name = nullptr;
+  SR_CUDNN_FUNCTIONS(SR_CUDNN_POINTER)
+#undef SR_CUDNN_POINTER
+  std::string error;  // why it is not loaded; "" when it is
+};
+
+const CudnnApi& cudnn_api() {
+  static const CudnnApi api = [] {
+    CudnnApi a;
+    void* lib = dlopen("libcudnn.so.9", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) lib = dlopen("libcudnn.so", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+      const char* why = dlerror();
+      a.error = std::string("cannot load libcudnn.so.9: ") + (why ? why : "unknown error");
+      return a;
+    }
+#define SR_CUDNN_LOAD(name)                                                    \
+  a.name = reinterpret_cast<decltype(&::name)>(dlsym(lib, #name));             \
+  if (!a.name) {                                                               \
+    a.error = "libcudnn.so.9 has no " #name " (another cuDNN major version?)"; \
+    return a;                                                                  \
+  }
+    SR_CUDNN_FUNCTIONS(SR_CUDNN_LOAD)
+#undef SR_CUDNN_LOAD
+    return a;
+  }();
+  return api;
+}
+
+bool cudnn_loadable() {
+  return cudnn_api().error.empty();
+}
+
+namespace {
+const CudnnApi& cudnn() {
+  const CudnnApi& a = cudnn_api();
+  if (!a.error.empty()) fail("the cuDNN baseline is not available: ", a.error);
+  return a;
+}
+}  // namespace
+
+#define SR_CUDNN_CHECK(expr)                                                                 \
+  do {                                                                                       \
+    cudnnStatus_t sr_cudnn_status_ = (expr);                                                 \
+    if (sr_cudnn_status_ != CUDNN_STATUS_SUCCESS)                                            \
+      throw ::sr::Error(                                                                     \
+          ::sr::format("cuDNN error: ", cudnn().cudnnGetErrorString(sr_cudnn_status_), " [", \
+                       #expr, " at ", __FILE__, ":", __LINE__, "]"));                        \
+  } while (0)
 
 struct CudnnState {
   cudnnHandle_t handle = nullptr;
@@ -37,7 +103,7 @@ struct CudnnState {
 
 void destroy_cudnn_state(CudnnState* state) {
   if (!state) return;
-  if (state->handle) cudnnDestroy(state->handle);
+  if (state->handle) cudnn_api().cudnnDestroy(state->handle);  // a handle means it loaded
   delete state;
 }
 
@@ -63,16 +129,16 @@ struct Descriptors {
   cudnnFilterDescriptor_t w = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
   Descriptors() {
-    SR_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x));
-    SR_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
-    SR_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
-    SR_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
+    SR_CUDNN_CHECK(cudnn().cudnnCreateTensorDescriptor(&x));
+    SR_CUDNN_CHECK(cudnn().cudnnCreateTensorDescriptor(&y));
+    SR_CUDNN_CHECK(cudnn().cudnnCreateFilterDescriptor(&w));
+    SR_CUDNN_CHECK(cudnn().cudnnCreateConvolutionDescriptor(&conv));
   }
   ~Descriptors() {
-    if (conv) cudnnDestroyConvolutionDescriptor(conv);
-    if (w) cudnnDestroyFilterDescriptor(w);
-    if (y) cudnnDestroyTensorDescriptor(y);
-    if (x) cudnnDestroyTensorDescriptor(x);
+    if (conv) cudnn().cudnnDestroyConvolutionDescriptor(conv);
+    if (w) cudnn().cudnnDestroyFilterDescriptor(w);
+    if (y) cudnn().cudnnDestroyTensorDescriptor(y);
+    if (x) cudnn().cudnnDestroyTensorDescriptor(x);
   }
   Descriptors(const Descriptors&) = delete;
   Descriptors& operator=(const Descriptors&) = delete;
@@ -92,28 +158,30 @@ bool conv1d_cudnn_fwd(const OpCall& call, const ConvGeometry& g, const ConvEpilo
 
   if (!ctx.cudnn) {
     auto* state = new CudnnState;
-    if (cudnnCreate(&state->handle) != CUDNN_STATUS_SUCCESS) {
+    if (cudnn().cudnnCreate(&state->handle) != CUDNN_STATUS_SUCCESS) {
       delete state;
       fail("cuDNN could not be initialised (cudnnCreate failed)");
     }
     ctx.cudnn = state;
   }
   CudnnState& st = *ctx.cudnn;
-  SR_CUDNN_CHECK(cudnnSetStream(st.handle, ctx.stream));
+  SR_CUDNN_CHECK(cudnn().cudnnSetStream(st.handle, ctx.stream));
 
   Descriptors desc;
   // bf16 reads a dense converted copy; float reads x in place, rows ldx apart (NHWC strides).
   const int x_row = bf16 ? Cin : ldx;
+  SR_CUDNN_CHECK(cudnn().cudnnSetTensor4dDescriptorEx(desc.x, dtype, B, Cin, 1, L, L * x_row, 1,
+                                                      L * x_row, x_row));
   SR_CUDNN_CHECK(
-      cudnnSetTensor4dDescriptorEx(desc.x, dtype, B, Cin, 1, L, L * x_row, 1, L * x_row, x_row));
-  SR_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc.y, CUDNN_TENSOR_NHWC, dtype, B, Cout, 1, L));
+      cudnn().cudnnSetTensor4dDescriptor(desc.y, CUDNN_TENSOR_NHWC, dtype, B, Cout, 1, L));
   // NHWC filters are KRSC: (Cout, R = 1, S = K, Cin).
-  SR_CUDNN_CHECK(cudnnSetFilter4dDescriptor(desc.w, dtype, CUDNN_TENSOR_NHWC, Cout, Cin, 1, K));
-  SR_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(desc.conv, 0, d * (K - 1) / 2, 1, 1, 1, d,
-                                                 CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  SR_CUDNN_CHECK(
+      cudnn().cudnnSetFilter4dDescriptor(desc.w, dtype, CUDNN_TENSOR_NHWC, Cout, Cin, 1, K));
+  SR_CUDNN_CHECK(cudnn().cudnnSetConvolution2dDescriptor(
+      desc.conv, 0, d * (K - 1) / 2, 1, 1, 1, d, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   const cudnnMathType_t wanted =
       precision == Precision::fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
-  SR_CUDNN_CHECK(cudnnSetConvolutionMathType(desc.conv, wanted));
+  SR_CUDNN_CHECK(cudnn().cudnnSetConvolutionMathType(desc.conv, wanted));
 
   const CudnnState::Key key = cudnn_key(g, xv.data, precision);
   auto it = st.choices.find(key);
@@ -123,9 +191,9 @@ bool conv1d_cudnn_fwd(const OpCall& call, const ConvGeometry& g, const ConvEpilo
     int returned = 0;
     // A configuration cuDNN does not support at all (BF16 with one input channel, say) is reported
     // by the search itself: remember it as unsupported, and the caller runs ours.
-    const cudnnStatus_t found =
-        cudnnFindConvolutionForwardAlgorithm(st.handle, desc.x, desc.w, desc.conv, desc.y,
-                                             CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf);
+    const cudnnStatus_t found = cudnn().cudnnFindConvolutionForwardAlgorithm(
+        st.handle, desc.x, desc.w, desc.conv, desc.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned,
+        perf);
     if (found != CUDNN_STATUS_SUCCESS) {
       returned = 0;
       SR_CUDA_CHECK(cudaGetLastError());  // but not a CUDA fault hiding behind it
@@ -146,7 +214,7 @@ bool conv1d_cudnn_fwd(const OpCall& call, const ConvGeometry& g, const ConvEpilo
   }
   const CudnnState::Choice& choice = it->second;
   if (!choice.supported) return false;
-  SR_CUDNN_CHECK(cudnnSetConvolutionMathType(desc.conv, choice.math));
+  SR_CUDNN_CHECK(cudnn().cudnnSetConvolutionMathType(desc.conv, choice.math));
 
   const float* x = xv.data;
   const float* w = wv.data;
@@ -175,8 +243,9 @@ bool conv1d_cudnn_fwd(const OpCall& call, const ConvGeometry& g, const ConvEpilo
   if (!bf16) {
     const bool direct = e.identity() && e.ldy == Cout;
     float* out = direct ? y : scratch_at<float>(base, z_off);
-    SR_CUDNN_CHECK(cudnnConvolutionForward(st.handle, &alpha, desc.x, x, desc.w, filter, desc.conv,
-                                           choice.algo, ws, choice.workspace, &beta, desc.y, out));
+    SR_CUDNN_CHECK(cudnn().cudnnConvolutionForward(st.handle, &alpha, desc.x, x, desc.w, filter,
+                                                   desc.conv, choice.algo, ws, choice.workspace,
+                                                   &beta, desc.y, out));
     if (direct)
       bias_act_cuda(ctx, y, bias, rows, Cout, /*relu=*/false);
     else
@@ -186,8 +255,9 @@ bool conv1d_cudnn_fwd(const OpCall& call, const ConvGeometry& g, const ConvEpilo
   __nv_bfloat16* xb = scratch_at<__nv_bfloat16>(base, xb_off);
   __nv_bfloat16* yb = scratch_at<__nv_bfloat16>(base, yb_off);
   convert_rows_to_bf16(ctx, x, ldx, xb, rows, Cin);
-  SR_CUDNN_CHECK(cudnnConvolutionForward(st.handle, &alpha, desc.x, xb, desc.w, filter, desc.conv,
-                                         choice.algo, ws, choice.workspace, &beta, desc.y, yb));
+  SR_CUDNN_CHECK(cudnn().cudnnConvolutionForward(st.handle, &alpha, desc.x, xb, desc.w, filter,
+                                                 desc.conv, choice.algo, ws, choice.workspace,
+                                                 &beta, desc.y, yb));
   conv_epilogue(ctx, yb, bias, y, g, e);
   return true;
 }
@@ -207,6 +277,9 @@ namespace sr::cuda {
 
 struct CudnnState {};
 void destroy_cudnn_state(CudnnState*) {}
+bool cudnn_loadable() {
+  return false;
+}
 
 bool conv1d_cudnn_fwd(const OpCall&, const ConvGeometry&, const ConvEpilogue&, CudaContext&) {
   fail("this build has no cuDNN (it was not found at configure time): use --conv-impl ours");

@@ -51,6 +51,9 @@ void conv_weight_to_krsc_bf16(CudaContext& ctx, const float* w, __nv_bfloat16* d
 // The kernel conv1d_fwd_cuda picks for this call under ctx.options ("mma tf32 split-k 9", ...).
 std::string conv1d_path_name(const OpCall& call, const CudaContext& ctx);
 
+// Whether this build has the cuDNN baseline and libcudnn.so.9 loads (it is opened at run time).
+bool cudnn_loadable();
+
 // cuDNN (conv1d_cudnn.cu). Returns false when cuDNN offers no algorithm for this shape and
 // precision (the caller then runs ours); throws when this build has no cuDNN.
 bool conv1d_cudnn_fwd(const OpCall& call, const ConvGeometry& g, const ConvEpilogue& e,

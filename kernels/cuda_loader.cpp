@@ -48,8 +48,11 @@ LoadedModule load() {
       if (m.error.empty()) m.error = path + " does not exist";
       continue;
     }
-    // RTLD_LOCAL: the module's symbols (its own copy of the engine) stay its own.
-    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    // An absolute path, so that dlopen opens this file rather than searching the library path
+    // for a bare name. RTLD_LOCAL: the module's symbols (its own engine copy) stay its own.
+    char resolved[PATH_MAX];
+    const std::string file = realpath(path.c_str(), resolved) ? std::string(resolved) : path;
+    void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
       const char* why = dlerror();
       m.error = "cannot load " + path + ": " + (why ? why : "unknown error");
