@@ -64,8 +64,11 @@ if [[ $MODE == bundle ]]; then
     grep -v -E '/(libc|libm|libdl|libpthread|librt|libgcc_s|libstdc\+\+|libcuda|libcublas|libcublasLt|libcudnn[a-z_]*|libcudart)\.so' |
     while read -r lib; do cp -L "$lib" "$DIR/lib/"; done
   rel=${DIR#"$ROOT"/}
-  if [[ $rel != /* ]] && ! grep -qxF "/$rel/" "$ROOT/.git/info/exclude" 2>/dev/null; then
-    echo "/$rel/" >>"$ROOT/.git/info/exclude"  # ignored, so the device tool can carry it
+  # Ignored (.gitignore has .gpu_bundle; other names go to .git/info/exclude), so that the device
+  # tool carries it rather than sending it as part of the working tree.
+  if [[ $rel != /* ]] && ! git -C "$ROOT" check-ignore -q "$rel"; then
+    mkdir -p "$ROOT/.git/info"
+    echo "/$rel/" >>"$ROOT/.git/info/exclude"
   fi
   du -sh "$DIR"
   echo "bundle ready: carry '$rel' and run: bench/gpu_check.sh --prebuilt $rel"
