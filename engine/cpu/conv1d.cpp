@@ -15,7 +15,8 @@ namespace {
 
 // Below this many input channels one GEMM per tap would have an inner dimension of Cin < 8: BLAS
 // runs far below peak on such thin products, and the first layer (Cin = 1, K = 65) is exactly that
-// case. A direct loop that vectorises over Cout is faster there.
+// case. The forward unfolds the taps into one GEMM there (conv1d_im2col); the backward uses
+// direct loops.
 constexpr int64_t kDirectMaxCin = 8;
 
 // Source row for output row t and tap j: t + dilation * (j - (K-1)/2).
@@ -26,35 +27,48 @@ inline int64_t tap_offset(int64_t j, int64_t kernel, int64_t dilation) {
 // Rows of x are ldx floats apart and rows of y ldy apart (ld = channel count when dense; a
 // larger stride reads or writes a channel slice of a concatenation buffer).
 
-// x: (B, L, Cin), w: (K, Cin, Cout), bias: (Cout) -> y: (B, L, Cout). Plain loops over (b, t);
-// the innermost loop runs over Cout, contiguous in both w and y.
-void conv1d_direct(const float* x, int64_t ldx, const float* w, const float* bias, float* y,
+// x: (B, L, Cin), w: (K, Cin, Cout), bias: (Cout) -> y: (B, L, Cout), for thin inputs
+// (Cin < kDirectMaxCin: the first layer, Cin = 1, K = 65): per-tap GEMMs would have an inner
+// dimension of Cin, so the taps are unfolded instead.
+// For blocks of kIm2colRows output rows, a[r][j*Cin + ci] = x[b, t + o_j, ci] (0 in the padding)
+// and one (rows x K*Cin) by (K*Cin x Cout) GEMM adds the block's products to the bias. The block
+// size bounds the unfolded buffer (4096 x 65 floats at the first layer) whatever the length.
+constexpr int64_t kIm2colRows = 4096;
+
+void conv1d_im2col(const float* x, int64_t ldx, const float* w, const float* bias, float* y,
                    int64_t ldy, int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
                    int64_t dilation) {
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t t = 0; t < L; ++t) {
-      float* yr = y + (b * L + t) * ldy;
-      for (int64_t co = 0; co < Cout; ++co) yr[co] = bias[co];
+  const int64_t M = B * L, width = K * Cin;
+  thread_local std::vector<float> unfolded;
+  unfolded.resize(static_cast<size_t>(std::min(M, kIm2colRows) * width));
+  float* a = unfolded.data();  // this thread's buffer: OpenMP workers have their own thread_locals
+  for (int64_t r0 = 0; r0 < M; r0 += kIm2colRows) {
+    const int64_t rows = std::min(kIm2colRows, M - r0);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t b = (r0 + r) / L, t = (r0 + r) % L;
+      float* ar = a + r * width;
       for (int64_t j = 0; j < K; ++j) {
         const int64_t src = t + tap_offset(j, K, dilation);
-        if (src < 0 || src >= L) continue;  // zero padding
-        const float* xr = x + (b * L + src) * ldx;
-        for (int64_t ci = 0; ci < Cin; ++ci) {
-          const float xv = xr[ci];
-          const float* wr = w + (j * Cin + ci) * Cout;
-          for (int64_t co = 0; co < Cout; ++co) yr[co] += xv * wr[co];
-        }
+        const bool inside = src >= 0 && src < L;
+        for (int64_t ci = 0; ci < Cin; ++ci)
+          ar[j * Cin + ci] = inside ? x[(b * L + src) * ldx + ci] : 0.0f;
       }
+      std::copy(bias, bias + Cout, y + (r0 + r) * ldy);
     }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows),
+                static_cast<int>(Cout), static_cast<int>(width), 1.0f, a,
+                static_cast<int>(width), w, static_cast<int>(Cout), 1.0f, y + r0 * ldy,
+                static_cast<int>(ldy));
   }
 }
 
-// Same contract as conv1d_direct. For tap j with offset o, output rows t in [t0, t1) read input
-// rows t + o, all inside [0, L): that is one (t1-t0) x Cin by Cin x Cout GEMM on contiguous row
-// ranges, accumulated into y (beta = 1). Rows whose source falls in the padding get nothing from
-// this tap, so no padded copy or im2col buffer is needed. When L is shorter than the receptive
-// span, an outer tap can have t0 >= t1 and is skipped. OpenBLAS threads each GEMM itself.
+// Same contract as conv1d_im2col, for Cin >= kDirectMaxCin. For tap j with offset o, output rows t
+// in [t0, t1) read input rows t + o, all inside [0, L): that is one (t1-t0) x Cin by Cin x Cout
+// GEMM on contiguous row ranges, accumulated into y (beta = 1). Rows whose source falls in the
+// padding get nothing from this tap, so no padded copy or im2col buffer is needed. When L is
+// shorter than the receptive span, an outer tap can have t0 >= t1 and is skipped. OpenBLAS threads
+// each GEMM itself.
 void conv1d_gemm(const float* x, int64_t ldx, const float* w, const float* bias, float* y,
                  int64_t ldy, int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
                  int64_t dilation) {
@@ -136,7 +150,7 @@ ConvDims conv1d_dims(const OpCall& call) {
 }
 
 // dy: (B, L, Cout), w: (K, Cin, Cout) -> dx: (B, L, Cin), accumulated.
-// dx[b,s,ci] += sum_j sum_co dy[b, s - o_j, co] * w[j,ci,co]: the transpose of conv1d_direct,
+// dx[b,s,ci] += sum_j sum_co dy[b, s - o_j, co] * w[j,ci,co]: the transpose of the forward,
 // written as a gather so that each (b, s) row of dx belongs to one thread.
 void conv1d_direct_bwd_data(const float* dy, const float* w, float* dx, const ConvDims& d) {
   const int64_t L = d.L, Cin = d.Cin, Cout = d.Cout, K = d.K;
@@ -258,7 +272,7 @@ void conv1d_fwd(const OpCall& call) {
     ldz = d.Cout;
   }
   if (d.Cin < kDirectMaxCin) {
-    conv1d_direct(x, ldx, w, bias, z, ldz, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
+    conv1d_im2col(x, ldx, w, bias, z, ldz, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
   } else {
     conv1d_gemm(x, ldx, w, bias, z, ldz, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
   }
