@@ -122,9 +122,13 @@ PatchWriter::PatchWriter(const std::string& path, int64_t length) : length_(leng
     fail(path, ": no such directory ", parent.string());
   impl_ = std::make_unique<Impl>(path);
   QuietHdf5 quiet;
-  impl_->file =
-      checked(H5Fcreate(impl_->out.temp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
-              H5Fclose, path + ": cannot create the HDF5 file");
+  // No modification times in object headers: the same patches give the same bytes (a rerun with
+  // the same seed is byte-identical, whenever it runs).
+  Handle file_props = checked(H5Pcreate(H5P_FILE_CREATE), H5Pclose, path + ": file properties");
+  check_status(H5Pset_obj_track_times(file_props.get(), false), path + ": file properties");
+  impl_->file = checked(
+      H5Fcreate(impl_->out.temp_path().c_str(), H5F_ACC_TRUNC, file_props.get(), H5P_DEFAULT),
+      H5Fclose, path + ": cannot create the HDF5 file");
   const hsize_t rows_per_chunk =
       static_cast<hsize_t>(std::max<int64_t>(1, (128 << 10) / (4 * length)));
   hsize_t dims[3] = {0, static_cast<hsize_t>(length), 1};
@@ -133,6 +137,7 @@ PatchWriter::PatchWriter(const std::string& path, int64_t length) : length_(leng
   Handle space = checked(H5Screate_simple(3, dims, max_dims), H5Sclose, path + ": dataspace");
   Handle props = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, path + ": properties");
   check_status(H5Pset_chunk(props.get(), 3, chunk), path + ": chunking");
+  check_status(H5Pset_obj_track_times(props.get(), false), path + ": chunking");
   for (int k = 0; k < 2; ++k)
     impl_->datasets[k] = checked(H5Dcreate2(impl_->file.get(), kNames[k], H5T_IEEE_F32LE,
                                             space.get(), H5P_DEFAULT, props.get(), H5P_DEFAULT),

@@ -28,9 +28,11 @@ done
 
 if [[ -f $BIN/libsr_cuda.so ]]; then
   # The module itself links them and exports one symbol.
-  ldd "$BIN/libsr_cuda.so" | grep -q 'libcublas' || fail "libsr_cuda.so does not link cuBLAS"
+  # (ldd's output is kept first: grep -q stopping early would SIGPIPE ldd and trip pipefail.)
+  module_libs=$(ldd "$BIN/libsr_cuda.so")
+  grep -q 'libcublas' <<<"$module_libs" || fail "libsr_cuda.so does not link cuBLAS"
   # cuDNN (a benchmark baseline) is opened at run time: a machine without it keeps the backend.
-  if ldd "$BIN/libsr_cuda.so" | grep 'libcudnn'; then fail "libsr_cuda.so links cuDNN (above)"; fi
+  if grep 'libcudnn' <<<"$module_libs"; then fail "libsr_cuda.so links cuDNN (above)"; fi
   exported=$(nm -D --defined-only "$BIN/libsr_cuda.so" | awk '$2 == "T" {print $3}')
   [[ $exported == sr_cuda_module_api ]] || fail "libsr_cuda.so exports: $exported"
 
