@@ -29,6 +29,7 @@
 
 #include "args.h"
 #include "core/planner.h"
+#include "cpu/ceilings.h"
 #include "cpu/cpu_ops.h"
 #include "sr/backend.h"
 #include "sr/io/npy.h"
@@ -103,23 +104,6 @@ std::vector<NodeTiming> profile_ops(const sr::WeightFile& file, const sr::ModelC
   output.assign(out.data, out.data + out.numel());
   backend->release(arena);
   return timings;
-}
-
-// One sgemm of n x n x n, the BLAS ceiling on this machine with the current thread count.
-double sgemm_gflops(int n, int repeat) {
-  std::vector<float> a(static_cast<size_t>(n) * n, 0.5f), b(a), c(a.size(), 0.0f);
-  auto run = [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n,
-                0.0f, c.data(), n);
-  };
-  run();
-  std::vector<double> t;
-  for (int i = 0; i < repeat; ++i) {
-    const auto t0 = Clock::now();
-    run();
-    t.push_back(seconds_since(t0));
-  }
-  return 2.0 * n * n * n / median(t) / 1e9;
 }
 
 int bench(int argc, char** argv) {
@@ -197,7 +181,7 @@ int bench(int argc, char** argv) {
 
   // A BLAS probe before and after the forwards: on a shared machine it shows how much of the
   // machine the run had (the same sgemm is ~2x slower when another process holds a core).
-  const double gemm_before = gemm_peak > 0 ? sgemm_gflops(gemm_peak, 3) : 0.0;
+  const double gemm_before = gemm_peak > 0 ? sr::cpu::sgemm_gflops(gemm_peak, 3) : 0.0;
   std::vector<double> times, cpu_times;
   const auto t_first = Clock::now();
   for (int i = 0; i < warmup + repeat; ++i) {
@@ -307,7 +291,7 @@ int bench(int argc, char** argv) {
                     {"nodes", jn}};
   }
   if (gemm_peak > 0) {
-    const double after = sgemm_gflops(gemm_peak, 3);
+    const double after = sr::cpu::sgemm_gflops(gemm_peak, 3);
     std::printf("\nsgemm %d^3: %.1f GFLOP/s before the forwards, %.1f after\n", gemm_peak,
                 gemm_before, after);
     j["sgemm_probe"] = {{"n", gemm_peak}, {"gflops_before", gemm_before}, {"gflops_after", after}};

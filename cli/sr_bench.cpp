@@ -20,6 +20,7 @@
 
 #include "args.h"
 #include "core/planner.h"
+#include "cpu/ceilings.h"
 #include "cuda_tools.h"
 #include "sr/backend.h"
 #include "sr/model.h"
@@ -338,7 +339,8 @@ int bench(int argc, char** argv) {
          &o.unfused);
   p.flag("conv-compare", 0, "our conv1d against cuDNN on every layer shape (CUDA)",
          &o.conv_compare);
-  p.flag("ceilings", 0, "measure cuBLAS GEMM (fp32/tf32/bf16) and copy ceilings (CUDA)",
+  p.flag("ceilings", 0,
+         "measure the GEMM and copy ceilings (CUDA: cuBLAS fp32/tf32/bf16; CPU: sgemm, memcpy)",
          &o.ceilings);
   p.option("json", 'j', "OUT", "write every number as JSON", &o.json_out);
   p.epilog(
@@ -359,8 +361,8 @@ int bench(int argc, char** argv) {
   }
   const bool cuda = kind == "cuda";
   if (cuda && !sr::cuda_available()) (void)sr::make_cuda_backend();  // throws the reason
-  if (!cuda && (o.conv_compare || o.ceilings))
-    note += std::string(note.empty() ? "" : "; ") + "--conv-compare and --ceilings need CUDA";
+  if (!cuda && o.conv_compare)
+    note += std::string(note.empty() ? "" : "; ") + "--conv-compare needs CUDA";
 
   std::vector<sr::Precision> precisions;
   for (const std::string& s :
@@ -525,6 +527,20 @@ int bench(int argc, char** argv) {
     j["ceilings"] = {{"gemm_n", c.gemm_n},           {"fp32_tflops", c.fp32_tflops},
                      {"tf32_tflops", c.tf32_tflops}, {"bf16_tflops", c.bf16_tflops},
                      {"copy_bytes", c.copy_bytes},   {"copy_gbps", c.copy_gbps}};
+  }
+
+  if (!cuda && o.ceilings) {
+    constexpr int kGemmN = 2048;
+    constexpr size_t kCopyBytes = size_t{256} << 20;
+    const double gflops = sr::cpu::sgemm_gflops(kGemmN), gbps = sr::cpu::copy_gbps(kCopyBytes);
+    std::printf(
+        "\nceilings (measured, same threads): sgemm %d^3 %.1f GFLOP/s (%.3f TFLOP/s);  "
+        "copy %.1f GB/s (read + write)\n",
+        kGemmN, gflops, gflops / 1e3, gbps);
+    j["ceilings"] = {{"gemm_n", kGemmN},
+                     {"fp32_tflops", gflops / 1e3},
+                     {"copy_bytes", kCopyBytes},
+                     {"copy_gbps", gbps}};
   }
 
   // Summary table last (scripts and humans read the end).
