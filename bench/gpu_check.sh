@@ -52,11 +52,11 @@ BUILD=${SR_GPU_BUILD:-$ROOT/build-gpu}
 if [[ $MODE == bundle ]]; then
   set -e
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSR_CUDA=ON -DSR_CUDA_ARCHITECTURES="$ARCH"
-  cmake --build "$BUILD" -j "$JOBS" --target sr_gpu_tests sr-bench sr-infer
+  cmake --build "$BUILD" -j "$JOBS" --target sr_gpu_tests sr-bench sr-infer sr-model
   rm -rf "$DIR"
   mkdir -p "$DIR/bin" "$DIR/lib"
   # libsr_cuda.so: the CUDA backend module the binaries load from their own folder.
-  cp "$BUILD/bin/sr_gpu_tests" "$BUILD/bin/sr-bench" "$BUILD/bin/sr-infer" \
+  cp "$BUILD/bin/sr_gpu_tests" "$BUILD/bin/sr-bench" "$BUILD/bin/sr-infer" "$BUILD/bin/sr-model" \
     "$BUILD/bin/libsr_cuda.so" "$DIR/bin/"
   # Everything but the C runtime, libstdc++ (newer on the GPU image) and the CUDA libraries (there
   # with the toolkit; cuDNN from the toolkit or pip's nvidia-cudnn).
@@ -145,7 +145,7 @@ else
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSR_CUDA=ON \
     -DSR_CUDA_ARCHITECTURES="$ARCH"
   stage "build" 300 "$LOGS/build_$STAMP.log" \
-    cmake --build "$BUILD" -j "$JOBS" --target sr_gpu_tests sr-bench sr-infer
+    cmake --build "$BUILD" -j "$JOBS" --target sr_gpu_tests sr-bench sr-infer sr-model
   if [[ ${STATUS[-1]} != ok ]]; then
     echo "build failed; see $LOGS/build_$STAMP.log" >&2
     exit 1
@@ -196,7 +196,28 @@ if [[ -n ${OUT:-} ]]; then
   for f in "$JSON" "$JSON_AFILM"; do [[ -f $f ]] && cp "$f" "$OUT/"; done
 fi
 
-# 5. Summary, last.
+# 5. The same network in PyTorch on this GPU, and our fp32 output against PyTorch's.
+PY=""
+for candidate in python3 /usr/bin/python3; do
+  if "$candidate" -c 'import numpy, torch; assert torch.cuda.is_available()' 2>/dev/null; then
+    PY=$candidate
+    break
+  fi
+done
+TORCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sr_torch.XXXXXX")  # models and inputs: not for $OUT
+if [[ -n $PY ]]; then
+  quick=()
+  ((QUICK == 1)) && quick=(--quick)
+  stage "pytorch vs ours" 300 "$LOGS/pytorch_$STAMP.log" \
+    "$ROOT/bench/gpu_vs_pytorch.sh" "$BIN" "$PY" "$TORCH_DIR" "${quick[@]}"
+else
+  echo "no python with torch (CUDA) and numpy: PyTorch comparison skipped" | tee -a "$LOG"
+  NAMES+=("pytorch vs ours")
+  STATUS+=("SKIPPED (no torch with CUDA)")
+  SECONDS_USED+=(0)
+fi
+
+# 6. Summary, last.
 echo
 echo "================================ summary ($STAMP) ================================"
 for i in "${!NAMES[@]}"; do
@@ -213,7 +234,17 @@ for f in "$LOGS/bench_$STAMP.log" "$LOGS/bench_afilm_$STAMP.log"; do
   # sr-bench prints its summary table last: the header line and the rows after it.
   awk '/^backend +batch +length/{p=1} p' "$f"
 done
+if [[ -f $LOGS/pytorch_$STAMP.log ]]; then
+  echo "--- PyTorch on the same GPU"
+  awk '/RTF = seconds/{p=1} p' "$LOGS/pytorch_$STAMP.log"
+fi
 echo "json: $JSON"
 fail=0
 for s in "${STATUS[@]}"; do [[ $s == ok || $s == SKIPPED* ]] || fail=1; done
+# The device tool brings back at most 8 files from $OUT: one archive of every log and JSON.
+if [[ -n ${OUT:-} ]]; then
+  (cd "$OUT" && tar czf "gpu_check_$STAMP.tgz" --remove-files -- *"$STAMP"*.log *"$STAMP"*.json \
+    2>/dev/null) || true
+  echo "logs: \$OUT/gpu_check_$STAMP.tgz"
+fi
 exit $fail

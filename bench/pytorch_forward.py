@@ -9,6 +9,11 @@ timings (JSON), and optionally compares against our output and a float64 referen
 
 Run with Debian's interpreter: /usr/bin/python3 bench/pytorch_forward.py --model M --input X ...
 
+On a GPU (bench/gpu_check.sh runs this): --device cuda --precision fp32|tf32|bf16, where fp32
+turns TF32 off in cuDNN and matmuls, tf32 turns it on in both, and bf16 runs under
+torch.autocast(bfloat16); cudnn.benchmark picks each convolution's algorithm. Timings synchronise
+the device around each forward.
+
 Layout conversions (canonical -> torch):
   conv weight (K, Cin, Cout)            -> nn.Conv1d.weight (Cout, Cin, K)   = permute(2, 1, 0)
   dense weight (in, out)                -> nn.Linear.weight (out, in)        = transpose
@@ -19,6 +24,7 @@ Layout conversions (canonical -> torch):
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -132,9 +138,11 @@ class AFiLM(nn.Module):
     def forward(self, x, block):
         p = F.max_pool1d(x, block).transpose(1, 2)    # (B, N, d)
         n = p.shape[1]
-        if n not in self.pe_cache:                    # fixed table, computed in float64
-            self.pe_cache[n] = reference_net.positional_encoding(n, self.d).to(torch.float32)
-        z = p * math.sqrt(self.d) + self.pe_cache[n]
+        key = (n, str(p.device))
+        if key not in self.pe_cache:                  # fixed table, computed in float64
+            self.pe_cache[key] = reference_net.positional_encoding(n, self.d).to(
+                device=p.device, dtype=p.dtype)
+        z = p * math.sqrt(self.d) + self.pe_cache[key]
         for layer in self.layers:
             z = layer(z)
         return modulate(x, z, block)
@@ -272,6 +280,9 @@ def main():
     ap.add_argument("--output", help="write PyTorch's output (.npy)")
     ap.add_argument("--json", help="write timings and comparisons (JSON)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"],
+                    help="cuda only: fp32 (no TF32), tf32 (cuDNN and matmul TF32), bf16 (autocast)")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--compare", help="our output (.npy) to compare with")
@@ -285,6 +296,17 @@ def main():
                     help="time an N x N x N float32 matmul before and after the forwards (a probe "
                          "of how much of the shared machine the run had)")
     args = ap.parse_args()
+    cuda = args.device == "cuda"
+    if cuda and not torch.cuda.is_available():
+        sys.exit("--device cuda: torch sees no CUDA device")
+    if cuda and (args.profile or args.gemm_peak):
+        sys.exit("--profile and --gemm-peak are CPU-only")
+    if not cuda and args.precision != "fp32":
+        sys.exit("--precision applies to --device cuda only")
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = args.precision == "tf32"
+        torch.backends.cudnn.allow_tf32 = args.precision == "tf32"
 
     torch.set_num_threads(args.threads)
     meta, weights = read_safetensors(args.model)
@@ -307,17 +329,29 @@ def main():
     params = sum(p.numel() for p in net.parameters())
     xt = torch.from_numpy(x)
 
+    if cuda:
+        net.to("cuda")
+        xt = xt.to("cuda")
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cuda and args.precision == "bf16"
+                else contextlib.nullcontext())
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
+
     times, cpu_times = [], []
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast:
         gemm_before = matmul_gflops(args.gemm_peak) if args.gemm_peak else 0.0
         for i in range(args.warmup + args.repeat):
+            sync()
             t0, c0 = time.perf_counter(), time.process_time()
             y = net(xt)
+            sync()
             dt, dc = time.perf_counter() - t0, time.process_time() - c0
             if i >= args.warmup:
                 times.append(dt)
                 cpu_times.append(dc)
-        y = y.numpy()
+        y = y.float().cpu().numpy()
         gemm_after = matmul_gflops(args.gemm_peak) if args.gemm_peak else 0.0
         prof_table, modules = None, None
         if args.profile:
@@ -336,8 +370,13 @@ def main():
 
     result = {
         "tool": "bench/pytorch_forward.py",
-        "engine": "PyTorch %s (%s), float32, eval, inference_mode" % (
-            torch.__version__, "mkldnn" if torch.backends.mkldnn.is_available() else "no mkldnn"),
+        "engine": ("PyTorch %s, %s, %s, eval, inference_mode" % (
+            torch.__version__, torch.cuda.get_device_name(0), args.precision) if cuda else
+            "PyTorch %s (%s), float32, eval, inference_mode" % (
+                torch.__version__,
+                "mkldnn" if torch.backends.mkldnn.is_available() else "no mkldnn")),
+        "device": args.device,
+        "precision": args.precision,
         "arch": cfg["arch"],
         "parameters_torch": params,
         "batch": batch,
@@ -357,8 +396,10 @@ def main():
         "cpu_s_per_forward": float(np.median(cpu_times)),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
-    print("PyTorch %s  %s  params %d  batch %d x %d  threads %d" % (
-        torch.__version__, cfg["arch"], params, batch, length, torch.get_num_threads()))
+    print("PyTorch %s  %s  params %d  batch %d x %d  %s" % (
+        torch.__version__, cfg["arch"], params, batch, length,
+        "%s %s" % (torch.cuda.get_device_name(0), args.precision) if cuda
+        else "threads %d" % torch.get_num_threads()))
     print("forward: median %.4f s  min %.4f s  (%d runs after %d warmup)" % (
         med, min(times), args.repeat, args.warmup))
     print("  %.3f patches/s   %.3f s of 16 kHz audio per s   %.1f GFLOP/s conv   peak RSS %.0f MiB" % (
