@@ -21,45 +21,20 @@ namespace sr::cuda {
 namespace {
 
 constexpr int kDirectMaxCin = 8;  // below this, a GEMM's inner dimension is too thin (CPU: same)
-constexpr int kThinMaxCout = 8;
 constexpr int kThreads = 256;
 
-// bias[co] + the convolution at GEMM row m, channel co, in the CPU direct loop's order (taps, then
-// channels).
-__device__ __forceinline__ float direct_at(const float* __restrict__ x, const float* __restrict__ w,
-                                           const ConvGeometry& g, int m, int co, float acc) {
-  const ARow r = a_row(g, m);
-  for (int j = 0; j < g.K; ++j) {
-    const int64_t off = a_offset(g, r, g.tap_offset(j), 0);
-    if (off < 0) continue;  // zero padding
-    const float* xr = x + off;
-    const float* wr = w + static_cast<int64_t>(j) * g.Cin * g.Cout + co;
-    for (int ci = 0; ci < g.Cin; ++ci)
-      acc = fmaf(xr[ci], wr[static_cast<int64_t>(ci) * g.Cout], acc);
-  }
-  return acc;
-}
-
 // One thread per output element (b, t, co) after the pool, co fastest: the warp shares x reads
-// (broadcast) and reads consecutive weights. Under pool2 the thread computes both rows.
+// (broadcast) and reads consecutive weights. Body: direct_output (conv1d_tiling.h).
 __global__ void conv1d_direct_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                      const float* __restrict__ bias, float* __restrict__ y,
                                      ConvGeometry g, ConvEpilogue e) {
-  const int Lo = e.out_length(g.L);
-  const int total = g.B * Lo * g.Cout;
-  SR_GRID_STRIDE(i, total) {
-    const int co = static_cast<int>(i % g.Cout), r = static_cast<int>(i / g.Cout);
-    const int b = r / Lo, to = r - b * Lo;
-    const int m = b * g.L + (e.pool2 ? 2 * to : to);
-    float v = direct_at(x, w, g, m, co, bias[co]);
-    if (e.pool2) v = pool_max(v, direct_at(x, w, g, m + 1, co, bias[co]));
-    epilogue_store(y, g, e, m, co, v);
-  }
+  const int total = g.B * e.out_length(g.L) * g.Cout;
+  SR_GRID_STRIDE(i, total) direct_output(x, w, bias, y, g, e, static_cast<int>(i));
 }
 
 // One warp per output row (b, t) after the pool (Cout <= 8): lanes split the input channels of
-// each tap, every lane keeps Cout partial sums, a butterfly reduction gives every lane the totals
-// and lane co stores channel co. Under pool2 the warp computes both rows of the pair.
+// each tap (thin_partial), a butterfly reduction gives every lane the totals and lane co stores
+// channel co. Under pool2 the warp computes both rows of the pair.
 __global__ void conv1d_thin_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                    const float* __restrict__ bias, float* __restrict__ y,
                                    ConvGeometry g, ConvEpilogue e) {
@@ -67,27 +42,12 @@ __global__ void conv1d_thin_kernel(const float* __restrict__ x, const float* __r
   const int warps_total = gridDim.x * (blockDim.x / 32);
   const int Lo = e.out_length(g.L);
   for (int r = (blockIdx.x * blockDim.x + threadIdx.x) / 32; r < g.B * Lo; r += warps_total) {
-    const int b = r / Lo, to = r - b * Lo;
-    const int m = b * g.L + (e.pool2 ? 2 * to : to);
+    int unused;
+    const int m = out_row(g, e, r * g.Cout, unused);
     float out[kThinMaxCout];
     for (int pass = 0; pass < (e.pool2 ? 2 : 1); ++pass) {
-      const ARow row = a_row(g, m + pass);
       float acc[kThinMaxCout];
-#pragma unroll
-      for (int co = 0; co < kThinMaxCout; ++co) acc[co] = 0.0f;
-      for (int j = 0; j < g.K; ++j) {
-        const int64_t off = a_offset(g, row, g.tap_offset(j), 0);  // the same for the whole warp
-        if (off < 0) continue;
-        const float* xr = x + off;
-        const float* wr = w + static_cast<int64_t>(j) * g.Cin * g.Cout;
-        for (int ci = lane; ci < g.Cin; ci += 32) {
-          const float xv = xr[ci];
-          const float* wc = wr + static_cast<int64_t>(ci) * g.Cout;
-#pragma unroll
-          for (int co = 0; co < kThinMaxCout; ++co)
-            if (co < g.Cout) acc[co] = fmaf(xv, wc[co], acc[co]);
-        }
-      }
+      thin_partial(x, w, g, m + pass, lane, acc);
 #pragma unroll
       for (int co = 0; co < kThinMaxCout; ++co) {
         const float v = warp_sum(acc[co]) + (co < g.Cout ? bias[co] : 0.0f);
@@ -101,7 +61,7 @@ __global__ void conv1d_thin_kernel(const float* __restrict__ x, const float* __r
 }
 
 // The epilogue over raw sums z (splits planes of (M, Cout), float or bf16, no bias): one thread per
-// output element after the pool; splits are added in order (deterministic).
+// output element after the pool (epilogue_output); splits are added in order (deterministic).
 __device__ __forceinline__ float to_float(float v) {
   return v;
 }
@@ -113,22 +73,9 @@ template <typename T>
 __global__ void conv_epilogue_kernel(const T* __restrict__ z, int splits,
                                      const float* __restrict__ bias, float* __restrict__ y,
                                      ConvGeometry g, ConvEpilogue e) {
-  const int Lo = e.out_length(g.L);
-  const int total = g.B * Lo * g.Cout;
-  const int64_t plane = static_cast<int64_t>(g.M()) * g.Cout;
+  const int total = g.B * e.out_length(g.L) * g.Cout;
   SR_GRID_STRIDE(i, total) {
-    const int n = static_cast<int>(i % g.Cout), r = static_cast<int>(i / g.Cout);
-    const int b = r / Lo, to = r - b * Lo;
-    const int m = b * g.L + (e.pool2 ? 2 * to : to);
-    auto row = [&](int mm) {
-      float s = 0.0f;
-      for (int k = 0; k < splits; ++k)
-        s += to_float(z[k * plane + static_cast<int64_t>(mm) * g.Cout + n]);
-      return s + bias[n];
-    };
-    float v = row(m);
-    if (e.pool2) v = pool_max(v, row(m + 1));
-    epilogue_store(y, g, e, m, n, v);
+    epilogue_output(z, splits, bias, y, g, e, static_cast<int>(i), [](T v) { return to_float(v); });
   }
 }
 

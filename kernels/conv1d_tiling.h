@@ -14,12 +14,15 @@
 // stores into y, whose rows are ldy floats apart.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #if defined(__CUDACC__)
 #define SR_HD __host__ __device__ __forceinline__
+#define SR_UNROLL _Pragma("unroll")
 #else
 #define SR_HD inline
+#define SR_UNROLL
 #endif
 
 namespace sr::cuda {
@@ -128,6 +131,85 @@ struct TileMap {
 SR_HD void split_range(int KT, int per_split, int z, int& begin, int& end) {
   begin = z * per_split;
   end = begin + per_split < KT ? begin + per_split : KT;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-element bodies of the small kernels (conv1d.cu), shared with the host emulation. The pooled
+// output element `i` (of B * out_length(L) * Cout, channel fastest) is GEMM row out_row(i) (the
+// even row of the pair under pool2) and column i % Cout.
+SR_HD int out_row(const ConvGeometry& g, const ConvEpilogue& e, int i, int& n) {
+  const int Lo = e.out_length(g.L);
+  n = i % g.Cout;
+  const int r = i / g.Cout, b = r / Lo, to = r - b * Lo;
+  return b * g.L + (e.pool2 ? 2 * to : to);
+}
+
+// bias[co] + the convolution at GEMM row m, channel co, in the CPU loop's order (taps, then
+// channels).
+SR_HD float direct_at(const float* x, const float* w, const ConvGeometry& g, int m, int co,
+                      float acc) {
+  const ARow r = a_row(g, m);
+  for (int j = 0; j < g.K; ++j) {
+    const int64_t off = a_offset(g, r, g.tap_offset(j), 0);
+    if (off < 0) continue;  // zero padding
+    const float* xr = x + off;
+    const float* wr = w + static_cast<int64_t>(j) * g.Cin * g.Cout + co;
+    for (int ci = 0; ci < g.Cin; ++ci)
+      acc = fmaf(xr[ci], wr[static_cast<int64_t>(ci) * g.Cout], acc);
+  }
+  return acc;
+}
+
+// conv1d_direct_kernel's thread for output element i (under pool2 it computes both rows).
+SR_HD void direct_output(const float* x, const float* w, const float* bias, float* y,
+                         const ConvGeometry& g, const ConvEpilogue& e, int i) {
+  int co;
+  const int m = out_row(g, e, i, co);
+  float v = direct_at(x, w, g, m, co, bias[co]);
+  if (e.pool2) v = pool_max(v, direct_at(x, w, g, m + 1, co, bias[co]));
+  epilogue_store(y, g, e, m, co, v);
+}
+
+// conv1d_thin_kernel (Cout <= kThinMaxCout): lane `lane`'s partial sums of GEMM row m, over the
+// input channels lane, lane + 32, ... of every tap; the warp then adds the 32 partials.
+constexpr int kThinMaxCout = 8;
+SR_HD void thin_partial(const float* x, const float* w, const ConvGeometry& g, int m, int lane,
+                        float* acc) {
+  SR_UNROLL
+  for (int co = 0; co < kThinMaxCout; ++co) acc[co] = 0.0f;
+  const ARow row = a_row(g, m);
+  for (int j = 0; j < g.K; ++j) {
+    const int64_t off = a_offset(g, row, g.tap_offset(j), 0);  // the same for the whole warp
+    if (off < 0) continue;
+    const float* xr = x + off;
+    const float* wr = w + static_cast<int64_t>(j) * g.Cin * g.Cout;
+    for (int ci = lane; ci < g.Cin; ci += 32) {
+      const float xv = xr[ci];
+      const float* wc = wr + static_cast<int64_t>(ci) * g.Cout;
+      SR_UNROLL
+      for (int co = 0; co < kThinMaxCout; ++co)
+        if (co < g.Cout) acc[co] = fmaf(xv, wc[co], acc[co]);
+    }
+  }
+}
+
+// conv_epilogue_kernel's thread for output element i, over `splits` planes of raw sums z (M, Cout)
+// added in order; to_float widens T (float or bf16).
+template <typename T, typename ToFloat>
+SR_HD void epilogue_output(const T* z, int splits, const float* bias, float* y,
+                           const ConvGeometry& g, const ConvEpilogue& e, int i, ToFloat to_float) {
+  int n;
+  const int m = out_row(g, e, i, n);
+  const int64_t plane = static_cast<int64_t>(g.M()) * g.Cout;
+  auto row = [&](int mm) {
+    float s = 0.0f;
+    for (int k = 0; k < splits; ++k)
+      s += to_float(z[k * plane + static_cast<int64_t>(mm) * g.Cout + n]);
+    return s + bias[n];
+  };
+  float v = row(m);
+  if (e.pool2) v = pool_max(v, row(m + 1));
+  epilogue_store(y, g, e, m, n, v);
 }
 
 // ---------------------------------------------------------------------------------------------
