@@ -363,6 +363,17 @@ std::vector<double> reference_epilogue(const ConvGeometry& g, const std::vector<
   return y;
 }
 
+// The case's epilogue with leaky_relu slope 0.2; ldy is set by each test.
+ConvEpilogue epilogue_of(const EpiCase& c) {
+  ConvEpilogue e;
+  e.pool2 = c.pool2;
+  e.act = c.act;
+  e.alpha = 0.2f;
+  e.shuffle = c.shuffle;
+  e.tf_order = c.tf_order;
+  return e;
+}
+
 enum class StorePath { mma, fp32, per_output };
 
 // Replays one store path into a NaN-filled y; returns y and counts writes per element.
@@ -463,12 +474,7 @@ TEST_CASE("emulated conv epilogues store what the plain ops compute", "[emu][con
     const std::vector<double> raw(rv.begin(), rv.end());
     const std::vector<float> bias = sr::test::random_vector(size_t(g.Cout), seed++);
     for (const EpiCase& ec : epilogues) {
-      ConvEpilogue e;
-      e.pool2 = ec.pool2;
-      e.act = ec.act;
-      e.alpha = 0.2f;
-      e.shuffle = ec.shuffle;
-      e.tf_order = ec.tf_order;
+      ConvEpilogue e = epilogue_of(ec);
       const int Lo = e.out_length(g.L);
       const int rows = c.B * (ec.shuffle ? 2 * Lo : Lo);
       const int width = ec.shuffle ? c.Cout / 2 : c.Cout;
@@ -526,12 +532,7 @@ TEST_CASE("emulated direct and thin conv kernels compute the fused convolution",
     const std::vector<double> raw = direct_conv(g, x, w);
     for (const EpiCase& ec : epilogues) {
       if (ec.shuffle && c.Cout % 2) continue;
-      ConvEpilogue e;
-      e.pool2 = ec.pool2;
-      e.act = ec.act;
-      e.alpha = 0.2f;
-      e.shuffle = ec.shuffle;
-      e.tf_order = ec.tf_order;
+      ConvEpilogue e = epilogue_of(ec);
       const int Lo = e.out_length(g.L);
       const int width = ec.shuffle ? c.Cout / 2 : c.Cout;
       e.ldy = width + 3;
