@@ -1,48 +1,68 @@
 #!/usr/bin/env bash
-# One check of the CUDA backend on a machine with a GPU (written for an H100 box with 16 cores, to
-# finish in about 8 minutes):
+# One check of the CUDA backend on a machine with a GPU (written for an H100 box with 16 cores):
 #   1. configure and build build-gpu (-DSR_CUDA=ON -DSR_CUDA_ARCHITECTURES=90, Release)
-#   2. the GPU tests (ctest -L gpu)
-#   3. compute-sanitizer: memcheck on the op and small conv tests, racecheck and synccheck on the
-#      [conv][race] cases
-#   4. sr-bench --json bench/results/gpu_<date>.json (throughput per batch/precision/impl, per-op
-#      times, our conv vs cuDNN per layer shape, GEMM and copy ceilings)
-#   5. a summary table, last
+#   2. tests: the GPU tests (ctest -L gpu)
+#   3. sanitizers: compute-sanitizer memcheck on the op, small, fused and race conv tests,
+#      racecheck and synccheck on the [conv][race] cases
+#   4. bench: sr-bench --json bench/results/gpu_<date>.json (throughput per batch/precision/impl,
+#      per-op times, our conv vs cuDNN per layer shape, GEMM and copy ceilings)
+#   5. torch: the same network in PyTorch on the same GPU against ours (bench/gpu_vs_pytorch.sh)
+#   6. a summary table, last
 #
 # Usage:
-#   bench/gpu_check.sh [--quick]                 build here and check (needs the build dependencies:
+#   bench/gpu_check.sh [--quick] [--only LIST]   build here and check (needs the build dependencies:
 #                                                sndfile, soxr, openblas, hdf5, fftw3, libpng,
 #                                                nlohmann_json, Catch2)
 #   bench/gpu_check.sh --bundle DIR              on a development machine (no GPU needed): build for
-#                                                sm_90 and copy the three binaries and the non-CUDA
-#                                                shared libraries they need into DIR (~55 MB)
-#   bench/gpu_check.sh --prebuilt DIR [--quick]  on the GPU machine, when it lacks the build
+#                                                sm_90 and copy the binaries, the CUDA module and the
+#                                                non-CUDA shared libraries they need into DIR (~50 MB)
+#   bench/gpu_check.sh --prebuilt DIR [--quick] [--only LIST]
+#                                                on the GPU machine, when it lacks the build
 #                                                dependencies (the lent device machines do, and
 #                                                cannot install packages): run the bundle's binaries
-# With the device tool: `bench/gpu_check.sh --bundle .gpu_bundle` here, then
-# run(command="bench/gpu_check.sh --prebuilt .gpu_bundle", carry=[".gpu_bundle"]).
-# --quick skips the sanitizers and runs a smaller benchmark sweep.
-# Logs go to $OUT when it is set (the device tool brings that folder back), else bench/results/.
+# --only runs some of the stages tests, sanitizers, bench, torch (comma-separated; default all).
+# --quick skips the sanitizers and runs smaller benchmark sweeps.
+# With the device tool (10 minutes per call): `bench/gpu_check.sh --bundle .gpu_bundle` here, then
+#   run(command="bench/gpu_check.sh --prebuilt .gpu_bundle --only tests,sanitizers",
+#       carry=[".gpu_bundle"])
+#   run(command="bench/gpu_check.sh --prebuilt .gpu_bundle --only bench,torch",
+#       carry=[".gpu_bundle"])
+# Logs go to $OUT when it is set (the device tool brings that folder back, as one archive), else
+# bench/results/.
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
-QUICK=0 MODE=build DIR=""
+QUICK=0 MODE=build DIR="" ONLY=tests,sanitizers,bench,torch
 while (($#)); do
   case $1 in
     --quick) QUICK=1 ;;
+    --only)
+      ONLY=${2:?--only needs a list: tests,sanitizers,bench,torch}
+      shift
+      ;;
     --bundle | --prebuilt)
       MODE=${1#--}
       DIR=${2:?$1 needs a folder}
       shift
       ;;
     *)
-      echo "usage: $0 [--quick] [--bundle DIR | --prebuilt DIR]" >&2
+      echo "usage: $0 [--quick] [--only LIST] [--bundle DIR | --prebuilt DIR]" >&2
       exit 2
       ;;
   esac
   shift
 done
+for want in ${ONLY//,/ }; do
+  case $want in
+    tests | sanitizers | bench | torch) ;;
+    *)
+      echo "--only: unknown stage '$want' (tests, sanitizers, bench, torch)" >&2
+      exit 2
+      ;;
+  esac
+done
+wanted() { [[ ,$ONLY, == *,$1,* ]]; }
 JOBS=${JOBS:-$(nproc)}
 ARCH=${SR_CUDA_ARCHITECTURES:-90}
 STAMP=$(date +%Y%m%d_%H%M%S)
@@ -155,7 +175,9 @@ fi
 
 # 2. Every GPU test. The CPU references use all cores.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$JOBS}
-if [[ $MODE == prebuilt ]]; then  # no CTest files in a bundle: the binary runs every GPU case
+if ! wanted tests; then
+  :
+elif [[ $MODE == prebuilt ]]; then  # no CTest files in a bundle: the binary runs every GPU case
   stage "gpu tests" 300 "$LOGS/gpu_tests_$STAMP.log" "$BIN/sr_gpu_tests" "~[emu]" --durations yes
 else
   stage "ctest -L gpu" 300 "$LOGS/gpu_tests_$STAMP.log" \
@@ -163,10 +185,12 @@ else
 fi
 
 # 3. Sanitizers on the small cases (kernels run 10-100x slower under them).
-if ((QUICK == 0)) && [[ -x $SAN ]]; then
-  stage "memcheck (ops, small convs)" 240 "$LOGS/memcheck_$STAMP.log" \
+if ! wanted sanitizers; then
+  :
+elif ((QUICK == 0)) && [[ -x $SAN ]]; then
+  stage "memcheck (ops, small/fused convs)" 300 "$LOGS/memcheck_$STAMP.log" \
     "$SAN" --tool memcheck --error-exitcode 1 --leak-check no \
-    "$BIN/sr_gpu_tests" "[ops],[conv][small],[conv][race]"
+    "$BIN/sr_gpu_tests" "[ops],[conv][small],[conv][fused],[conv][race]"
   stage "racecheck (conv race cases)" 180 "$LOGS/racecheck_$STAMP.log" \
     "$SAN" --tool racecheck --error-exitcode 1 "$BIN/sr_gpu_tests" "[conv][race]"
   stage "synccheck (conv race cases)" 120 "$LOGS/synccheck_$STAMP.log" \
@@ -186,12 +210,14 @@ else
   BENCH=(--arch tfilm --batch 1,8,32 --precision fp32,tf32,bf16 --conv-impl ours,cudnn --repeat 20
          --profile --conv-compare --ceilings)
 fi
-stage "sr-bench tfilm" 240 "$LOGS/bench_$STAMP.log" \
-  "$BIN/sr-bench" --backend cuda "${BENCH[@]}" --json "$JSON"
 JSON_AFILM=$ROOT/bench/results/gpu_afilm_$STAMP.json
-stage "sr-bench afilm" 120 "$LOGS/bench_afilm_$STAMP.log" \
-  "$BIN/sr-bench" --backend cuda --arch afilm --batch 1,32 --precision tf32 --repeat 10 \
-  --json "$JSON_AFILM"
+if wanted bench; then
+  stage "sr-bench tfilm" 240 "$LOGS/bench_$STAMP.log" \
+    "$BIN/sr-bench" --backend cuda "${BENCH[@]}" --json "$JSON"
+  stage "sr-bench afilm" 120 "$LOGS/bench_afilm_$STAMP.log" \
+    "$BIN/sr-bench" --backend cuda --arch afilm --batch 1,32 --precision tf32 --repeat 10 \
+    --json "$JSON_AFILM"
+fi
 if [[ -n ${OUT:-} ]]; then
   for f in "$JSON" "$JSON_AFILM"; do [[ -f $f ]] && cp "$f" "$OUT/"; done
 fi
@@ -205,7 +231,9 @@ for candidate in python3 /usr/bin/python3; do
   fi
 done
 TORCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sr_torch.XXXXXX")  # models and inputs: not for $OUT
-if [[ -n $PY ]]; then
+if ! wanted torch; then
+  :
+elif [[ -n $PY ]]; then
   quick=()
   ((QUICK == 1)) && quick=(--quick)
   stage "pytorch vs ours" 300 "$LOGS/pytorch_$STAMP.log" \
