@@ -253,6 +253,12 @@ int run(int argc, char** argv) {
   log(o, "model %s: %s, %.1fM parameters, patch %d, backend %s%s, batch %d (loaded in %.2f s)\n",
       model_path.c_str(), sr::arch_name(cfg.arch), net.parameter_count() / 1e6, cfg.patch_length,
       backend->description().c_str(), backend_note.c_str(), o.patches, seconds_since(start));
+  if (on_cuda && cfg.arch == sr::Arch::afilm &&
+      sr::parse_precision(o.precision) == sr::Precision::bf16)
+    std::fprintf(stderr,
+                 "warning: bf16 on an AFiLM model: its attention amplifies the rounding (emulated "
+                 "residual error 10-100x over the accuracy bound, docs/BENCHMARKS.md); prefer "
+                 "--precision tf32\n");
   return npy ? run_npy(o, net) : run_audio(o, net, cfg, r);
 }
 

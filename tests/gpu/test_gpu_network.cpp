@@ -4,10 +4,17 @@
 // gives the same bits as the graph.
 //
 // The comparison is on the network's residual net(x) = output - input (the global skip adds x,
-// which would otherwise dominate the error measure). Bounds on its NMSE against the CPU:
+// which would otherwise dominate the error measure). Bounds on its NMSE against the CPU's FP32:
 //   fp32  1e-8: the same arithmetic in other orders (expected ~1e-12).
-//   tf32  1e-4: ~4e-4 relative per convolution compounding over ~20 layers (expected ~1e-6).
-//   bf16  1e-3: ~3e-3 relative per convolution (expected ~1e-4).
+//   tf32, bf16: what rounding the tensor-core convolutions' operands alone does to these exact
+//   networks (init_weights(7), U(-0.3, 0.3) input), emulated on the CPU by
+//   bench/precision_emulation.cpp (--weights-seed 7 --uniform --seed 11), times ~8 for the GPU's
+//   other summation order and rounding flips:
+//     tfilm      tf32 2.3e-12, bf16 1.8e-11 -> bounds 1e-4, 1e-3 (the general ones; the random-init
+//                LSTMs scale the deep features down, so the FP32 first and last layers dominate)
+//     audiounet  (init 1, N(0, 0.1): tf32 6e-7, bf16 3.9e-5)     -> bounds 1e-4, 1e-3
+//     afilm      tf32 1.3e-4, bf16 1.1e-2 -> bounds 1e-3, 1e-1: the random-init encoder's large
+//                attention logits amplify operand rounding ~1000x
 // docs/BENCHMARKS.md calls 1e-4 (a relative RMS error of 1%, 40 dB under the correction the
 // network applies) the quality bound for choosing the default precision. Unverified until run on
 // a device.
@@ -45,8 +52,10 @@ std::vector<float> residual(const std::vector<float>& out, const std::vector<flo
   return r;
 }
 
-double bound(Precision p) {
-  return p == Precision::fp32 ? 1e-8 : p == Precision::tf32 ? 1e-4 : 1e-3;
+double bound(Arch arch, Precision p) {
+  if (p == Precision::fp32) return 1e-8;
+  if (arch == Arch::afilm) return p == Precision::tf32 ? 1e-3 : 1e-1;
+  return p == Precision::tf32 ? 1e-4 : 1e-3;
 }
 
 void compare_network(Arch arch) {
@@ -75,8 +84,8 @@ void compare_network(Arch arch) {
     REQUIRE(sr::gpu_test::count_nonfinite(first) == 0);
     REQUIRE(std::memcmp(first.data(), second.data(), first.size() * sizeof(float)) == 0);
     const double e = sr::gpu_test::nmse(residual(first, input), ref);
-    INFO("residual NMSE vs CPU = " << e << " (bound " << bound(v.precision) << ")");
-    REQUIRE(e <= bound(v.precision));
+    INFO("residual NMSE vs CPU = " << e << " (bound " << bound(arch, v.precision) << ")");
+    REQUIRE(e <= bound(arch, v.precision));
   }
   // The plain graph (no epilogues, concatenations copied) on the GPU computes the same thing as
   // the fused one: FP32, where only the summation order can differ.
@@ -85,7 +94,7 @@ void compare_network(Arch arch) {
   const double e = sr::gpu_test::nmse(residual(forward(plain, input), input),
                                       residual(forward(fused, input), input));
   INFO(sr::arch_name(arch) << ": fused vs plain graph on CUDA, residual NMSE " << e);
-  REQUIRE(e <= bound(Precision::fp32));
+  REQUIRE(e <= bound(arch, Precision::fp32));
 }
 
 }  // namespace
