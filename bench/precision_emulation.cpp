@@ -23,6 +23,7 @@
 #include "args.h"
 #include "core/planner.h"
 #include "sr/backend.h"
+#include "sr/io/npy.h"
 #include "sr/model.h"
 #include "sr/weights.h"
 
@@ -89,7 +90,7 @@ void run(sr::Backend& cpu, const std::vector<sr::OpCall>& program, Mode mode) {
 }
 
 int bench(int argc, char** argv) {
-  std::string arch = "tfilm", model, json_out;
+  std::string arch = "tfilm", model, json_out, input_path;
   int batch = 2, length = 0, seed = 1, weights_seed = 1;
   bool uniform = false;
   sr::cli::ArgParser p("bench_precision_emulation", "bench_precision_emulation [options]",
@@ -102,6 +103,10 @@ int bench(int argc, char** argv) {
   p.option("batch", 'b', "B", "patches", &batch);
   p.option("length", 'l', "L", "samples per patch (default: the model's patch length)", &length);
   p.option("seed", 's', "N", "seed of the input", &seed);
+  p.option("input", 'i', "FILE",
+           "network inputs (B, L) float32 .npy instead of noise (sets --batch "
+           "and --length)",
+           &input_path);
   p.flag("uniform", 0, "input U(-0.3, 0.3) (as the GPU network tests) instead of N(0, 0.1)",
          &uniform);
   p.option("weights-seed", 0, "N", "init_weights seed (without --model)", &weights_seed);
@@ -121,6 +126,13 @@ int bench(int argc, char** argv) {
     config = sr::default_config(sr::parse_arch(arch));
     file = sr::init_weights(config, static_cast<uint64_t>(weights_seed));
   }
+  sr::NpyArray given;
+  if (!input_path.empty()) {
+    given = sr::read_npy(input_path);
+    if (given.dims.size() != 2) sr::fail(input_path, ": expected a (B, L) array");
+    batch = static_cast<int>(given.dims[0]);
+    length = static_cast<int>(given.dims[1]);
+  }
   if (length == 0) length = static_cast<int>(config.patch_length);
   const sr::Graph graph = sr::fuse_for_inference(sr::build_graph(config, batch, length));
   const sr::BufferPlan plan = sr::plan_buffers(graph);
@@ -139,6 +151,7 @@ int bench(int argc, char** argv) {
   std::normal_distribution<float> normal(0.0f, 0.1f);
   std::uniform_real_distribution<float> flat(-0.3f, 0.3f);
   for (float& v : input) v = uniform ? flat(gen) : normal(gen);
+  if (!input_path.empty()) input = given.values;
 
   int tensor_core_convs = 0, convs = 0;
   for (const sr::OpCall& call : program)
