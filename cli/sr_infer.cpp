@@ -196,8 +196,9 @@ int run(int argc, char** argv) {
   p.option("backend", 'b', "NAME",
            "auto (CUDA when a device is visible, else the CPU), cpu or cuda", &o.backend);
   p.option("precision", 0, "NAME",
-           "CUDA arithmetic: fp32, tf32 or bf16; tf32 is the fastest within the error bound of "
-           "docs/BENCHMARKS.md (unverified until a GPU run)",
+           "CUDA arithmetic: fp32, tf32 or bf16; tf32 stays well inside the error bound of "
+           "docs/BENCHMARKS.md (CPU emulation on speech), bf16 reaches it (speeds unmeasured "
+           "until a GPU run)",
            &o.precision);
   p.option("overlap", 0, "N",
            "high-rate samples crossfaded between patches; -1 = patch/8; 0 = the originals' exact "
