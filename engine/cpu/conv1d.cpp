@@ -57,9 +57,8 @@ void conv1d_im2col(const float* x, int64_t ldx, const float* w, const float* bia
       std::copy(bias, bias + Cout, y + (r0 + r) * ldy);
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows),
-                static_cast<int>(Cout), static_cast<int>(width), 1.0f, a,
-                static_cast<int>(width), w, static_cast<int>(Cout), 1.0f, y + r0 * ldy,
-                static_cast<int>(ldy));
+                static_cast<int>(Cout), static_cast<int>(width), 1.0f, a, static_cast<int>(width),
+                w, static_cast<int>(Cout), 1.0f, y + r0 * ldy, static_cast<int>(ldy));
   }
 }
 
