@@ -26,16 +26,26 @@ namespace sr::cuda {
 
 // cuDNN is loaded at run time (dlopen), not linked: it is a benchmark baseline, and a machine
 // without it must still run the CUDA backend. The header gives the types and the signatures.
-#define SR_CUDNN_FUNCTIONS(X)                                                           \
-  X(cudnnCreate)                                                                        \
-  X(cudnnDestroy)                                                                       \
-  X(cudnnSetStream) X(cudnnGetErrorString) X(cudnnCreateTensorDescriptor)               \
-      X(cudnnCreateFilterDescriptor) X(cudnnCreateConvolutionDescriptor)                \
-          X(cudnnDestroyTensorDescriptor) X(cudnnDestroyFilterDescriptor)               \
-              X(cudnnDestroyConvolutionDescriptor) X(cudnnSetTensor4dDescriptor)        \
-                  X(cudnnSetTensor4dDescriptorEx) X(cudnnSetFilter4dDescriptor)         \
-                      X(cudnnSetConvolution2dDescriptor) X(cudnnSetConvolutionMathType) \
-                          X(cudnnFindConvolutionForwardAlgorithm) X(cudnnConvolutionForward)
+// clang-format off
+#define SR_CUDNN_FUNCTIONS(X) \
+  X(cudnnCreate) \
+  X(cudnnDestroy) \
+  X(cudnnSetStream) \
+  X(cudnnGetErrorString) \
+  X(cudnnCreateTensorDescriptor) \
+  X(cudnnCreateFilterDescriptor) \
+  X(cudnnCreateConvolutionDescriptor) \
+  X(cudnnDestroyTensorDescriptor) \
+  X(cudnnDestroyFilterDescriptor) \
+  X(cudnnDestroyConvolutionDescriptor) \
+  X(cudnnSetTensor4dDescriptor) \
+  X(cudnnSetTensor4dDescriptorEx) \
+  X(cudnnSetFilter4dDescriptor) \
+  X(cudnnSetConvolution2dDescriptor) \
+  X(cudnnSetConvolutionMathType) \
+  X(cudnnFindConvolutionForwardAlgorithm) \
+  X(cudnnConvolutionForward)
+// clang-format on
 
 struct CudnnApi {
 #define SR_CUDNN_POINTER(name) decltype(&::name) name = nullptr;
