@@ -140,9 +140,7 @@ void linear_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const WeightView& bias = call.weights[1];
   const TensorView& y = call.output;
   const int64_t rows = x.shape.b * x.shape.l, Din = x.shape.c, Dout = y.shape.c;
-  SR_CHECK(w.dims == std::vector<int64_t>({Din, Dout}), "linear: weight must be (Din, Dout)");
-  SR_CHECK(bias.dims == std::vector<int64_t>({Dout}), "linear: bias must be (Dout)");
-  SR_CHECK(y.shape.b == x.shape.b && y.shape.l == x.shape.l, "linear: output must be (B, N, Dout)");
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   // Dense layers stay FP32 in every mode: they are a sliver of the FLOPs, and AFiLM's encoder
   // amplifies operand rounding ~100x (TF32 here alone: residual NMSE 8e-5 at random init,
   // bench/precision_emulation.cpp), which would use most of the accuracy bound.
@@ -181,9 +179,7 @@ void layer_norm_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const WeightView& beta = call.weights[1];
   const TensorView& y = call.output;
   const int64_t rows = x.shape.b * x.shape.l, D = x.shape.c;
-  SR_CHECK(gamma.dims == std::vector<int64_t>({D}), "layer_norm: gamma must be (D)");
-  SR_CHECK(beta.dims == std::vector<int64_t>({D}), "layer_norm: beta must be (D)");
-  SR_CHECK(y.shape == x.shape, "layer_norm: output must match input ", x.shape.str());
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   if (rows == 0 || D == 0) return;
   SR_CHECK(fits_int32(x.numel()), "layer_norm: ", x.shape.str(), " too large");
   const int warps = kThreads / 32;
@@ -199,7 +195,7 @@ void pos_encoding_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const TensorView& x = call.inputs[0];
   const TensorView& y = call.output;
   const int64_t N = x.shape.l, D = x.shape.c;
-  SR_CHECK(y.shape == x.shape, "pos_encoding: output must match input ", x.shape.str());
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   if (x.numel() == 0) return;
   SR_CHECK(fits_int32(x.numel()), "pos_encoding: ", x.shape.str(), " too large");
   const float scale = std::sqrt(static_cast<float>(D));  // float32 sqrt, as the CPU

@@ -67,7 +67,7 @@ int checked_count(const TensorView& t, const char* op) {
 void leaky_relu_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const TensorView& x = call.inputs[0];
   const TensorView& y = call.output;
-  SR_CHECK(x.shape == y.shape, "leaky_relu: output ", y.shape.str(), " != input ", x.shape.str());
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   const int n = checked_count(x, "leaky_relu");
   if (n == 0) return;
   leaky_relu_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
@@ -79,7 +79,7 @@ void leaky_relu_fwd_cuda(const OpCall& call, CudaContext& ctx) {
 void relu_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const TensorView& x = call.inputs[0];
   const TensorView& y = call.output;
-  SR_CHECK(x.shape == y.shape, "relu: output ", y.shape.str(), " != input ", x.shape.str());
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   const int n = checked_count(x, "relu");
   if (n == 0) return;
   relu_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(x.data, y.data, n);
@@ -91,8 +91,7 @@ void add_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const TensorView& a = call.inputs[0];
   const TensorView& b = call.inputs[1];
   const TensorView& y = call.output;
-  SR_CHECK(a.shape == b.shape, "add: shapes ", a.shape.str(), " and ", b.shape.str(), " differ");
-  SR_CHECK(a.shape == y.shape, "add: output ", y.shape.str(), " != input ", a.shape.str());
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   const int n = checked_count(a, "add");
   if (n == 0) return;
   add_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(a.data, b.data,
@@ -104,9 +103,8 @@ void add_fwd_cuda(const OpCall& call, CudaContext& ctx) {
 void dropout_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const TensorView& x = call.inputs[0];
   const TensorView& y = call.output;
-  SR_CHECK(x.shape == y.shape, "dropout: shape mismatch");
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   const float rate = call.params.rate;
-  SR_CHECK(rate >= 0.0f && rate < 1.0f, "dropout: rate ", rate, " outside [0, 1)");
   const float scale = 1.0f / (1.0f - rate);  // the CPU's expression, rounded the same way
   const int n = checked_count(x, "dropout");
   if (n == 0) return;

@@ -50,10 +50,8 @@ __global__ void modulate_kernel(const float* __restrict__ x, const float* __rest
 void subpixel_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const TensorView& x = call.inputs[0];
   const TensorView& y = call.output;
-  const int64_t B = x.shape.b, W = x.shape.l, C2 = x.shape.c, C = C2 / 2;
-  SR_CHECK(C2 % 2 == 0, "subpixel: input channels ", C2, " are odd");
-  SR_CHECK((y.shape == Shape{B, 2 * W, C}), "subpixel: output ", y.shape.str(), " for input ",
-           x.shape.str());
+  const int64_t W = x.shape.l, C = x.shape.c / 2;
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   SR_CHECK(fits_int32(y.numel()), "subpixel: output ", y.shape.str(), " too large");
   const int64_t n = y.numel();
   if (n == 0) return;
@@ -68,11 +66,8 @@ void concat_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const TensorView& a = call.inputs[0];
   const TensorView& b = call.inputs[1];
   const TensorView& y = call.output;
-  const int64_t B = a.shape.b, L = a.shape.l, C1 = a.shape.c, C2 = b.shape.c, C = C1 + C2;
-  SR_CHECK(b.shape.b == B && b.shape.l == L, "concat: inputs ", a.shape.str(), " and ",
-           b.shape.str(), " differ in batch or length");
-  SR_CHECK((y.shape == Shape{B, L, C}), "concat: output ", y.shape.str(), " expected (", B, ", ", L,
-           ", ", C, ")");
+  const int64_t C1 = a.shape.c, C2 = b.shape.c;
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   SR_CHECK(fits_int32(y.numel()), "concat: output ", y.shape.str(), " too large");
   const int64_t n = y.numel();
   if (n == 0) return;

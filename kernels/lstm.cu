@@ -106,11 +106,7 @@ void lstm_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const TensorView& y = call.output;
   const int64_t B = x.shape.b, N = x.shape.l, Cin = x.shape.c, H = y.shape.c;
   const int64_t G = 4 * H;
-  SR_CHECK(kernel.dims == std::vector<int64_t>({Cin, G}), "lstm: kernel must be (Cin, 4H)");
-  SR_CHECK(recurrent.dims == std::vector<int64_t>({H, G}),
-           "lstm: recurrent kernel must be (H, 4H)");
-  SR_CHECK(bias.dims == std::vector<int64_t>({G}), "lstm: bias must be (4H)");
-  SR_CHECK(y.shape.b == B && y.shape.l == N, "lstm: output must be (B, N, H)");
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   if (B == 0 || N == 0 || H == 0) return;
   SR_CHECK(fits_int32(B * N * G), "lstm: ", x.shape.str(), " with H = ", H, " too large");
   SR_CHECK(B / kStepBatch < 65535, "lstm: batch ", B, " too large");

@@ -44,9 +44,8 @@ __global__ void block_max_pool_kernel(const float* __restrict__ x, float* __rest
 void max_pool2_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const TensorView& x = call.inputs[0];
   const TensorView& y = call.output;
-  const int64_t B = x.shape.b, L = x.shape.l, C = x.shape.c, Lo = L / 2;
-  SR_CHECK((y.shape == Shape{B, Lo, C}), "max_pool2: output ", y.shape.str(), " for input ",
-           x.shape.str());
+  const int64_t L = x.shape.l, C = x.shape.c, Lo = L / 2;
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   SR_CHECK(fits_int32(x.numel()), "max_pool2: input ", x.shape.str(), " too large");
   const int64_t n = y.numel();
   if (n == 0) return;
@@ -60,12 +59,9 @@ void max_pool2_fwd_cuda(const OpCall& call, CudaContext& ctx) {
 void block_max_pool_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const TensorView& x = call.inputs[0];
   const TensorView& y = call.output;
-  const int64_t B = x.shape.b, L = x.shape.l, C = x.shape.c, S = call.params.block;
-  SR_CHECK(S >= 1, "block_max_pool: block must be >= 1, got ", S);
-  SR_CHECK(L % S == 0, "block_max_pool: length ", L, " is not a multiple of block ", S);
+  const int64_t L = x.shape.l, C = x.shape.c, S = call.params.block;
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   const int64_t N = L / S;
-  SR_CHECK((y.shape == Shape{B, N, C}), "block_max_pool: output ", y.shape.str(), " for input ",
-           x.shape.str(), " and block ", S);
   SR_CHECK(fits_int32(x.numel()), "block_max_pool: input ", x.shape.str(), " too large");
   const int64_t n = y.numel();
   if (n == 0) return;

@@ -19,9 +19,7 @@ void linear_fwd(const OpCall& call) {
   const WeightView& bias = call.weights[1];
   const TensorView& y = call.output;
   const int64_t rows = x.shape.b * x.shape.l, Din = x.shape.c, Dout = y.shape.c;
-  SR_CHECK(w.dims == std::vector<int64_t>({Din, Dout}), "linear: weight must be (Din, Dout)");
-  SR_CHECK(bias.dims == std::vector<int64_t>({Dout}), "linear: bias must be (Dout)");
-  SR_CHECK(y.shape.b == x.shape.b && y.shape.l == x.shape.l, "linear: output must be (B, N, Dout)");
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   if (rows == 0 || Dout == 0) return;
 
   // Start from the bias and let the GEMM accumulate onto it (beta = 1).
@@ -103,9 +101,7 @@ void layer_norm_fwd(const OpCall& call) {
   const WeightView& beta = call.weights[1];
   const TensorView& y = call.output;
   const int64_t rows = x.shape.b * x.shape.l, D = x.shape.c;
-  SR_CHECK(gamma.dims == std::vector<int64_t>({D}), "layer_norm: gamma must be (D)");
-  SR_CHECK(beta.dims == std::vector<int64_t>({D}), "layer_norm: beta must be (D)");
-  SR_CHECK(y.shape == x.shape, "layer_norm: output must match input ", x.shape.str());
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   if (rows == 0 || D == 0) return;
   const double eps = call.params.eps;
 
@@ -141,7 +137,7 @@ void pos_encoding_fwd(const OpCall& call) {
   const TensorView& x = call.inputs[0];
   const TensorView& y = call.output;
   const int64_t B = x.shape.b, N = x.shape.l, D = x.shape.c;
-  SR_CHECK(y.shape == x.shape, "pos_encoding: output must match input ", x.shape.str());
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   if (x.numel() == 0) return;
 
   // The table is shared by the batch: build it once, (N, D).

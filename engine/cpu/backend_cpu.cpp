@@ -52,10 +52,8 @@ class CpuBackend final : public Backend {
     std::memcpy(dst, src, count * sizeof(float));
   }
   void run(const std::vector<OpCall>& program, uint64_t) override {
-    for (const OpCall& call : program) {
-      check_op_call(call);  // shapes, and strided views only where the op accepts them
-      kCpuForward[static_cast<int>(call.op)](call);
-    }
+    // Every launcher starts with check_op_call (shapes, and strided views only where accepted).
+    for (const OpCall& call : program) kCpuForward[static_cast<int>(call.op)](call);
   }
   void run_backward(const std::vector<OpGradCall>& program, uint64_t) override {
     for (const OpGradCall& call : program) {

@@ -128,24 +128,16 @@ struct ConvDims {
 };
 
 ConvDims conv1d_dims(const OpCall& call) {
+  // Kernel, dilation, weight and bias dims, the output shape with the epilogue, and which views
+  // may be strided: all infer_shape's rule.
+  check_op_call(call);
   const TensorView& xv = call.inputs[0];
-  const WeightView& wv = call.weights[0];
-  const WeightView& bv = call.weights[1];
-  const int64_t K = call.params.kernel;
-  const int64_t dilation = call.params.dilation;
-  SR_CHECK(K > 0 && K % 2 == 1, "conv1d: kernel must be odd and positive, got ", K);
-  SR_CHECK(dilation >= 1, "conv1d: dilation must be >= 1, got ", dilation);
-  SR_CHECK(wv.dims.size() == 3, "conv1d: weight must have rank 3 (K, Cin, Cout)");
-  const int64_t B = xv.shape.b, L = xv.shape.l, Cin = xv.shape.c, Cout = wv.dims[2];
-  SR_CHECK(wv.dims[0] == K && wv.dims[1] == Cin, "conv1d: weight (", wv.dims[0], ", ", wv.dims[1],
-           ", ", wv.dims[2], ") does not match K=", K, " Cin=", Cin);
-  SR_CHECK(bv.numel() == Cout, "conv1d: bias has ", bv.numel(), " values, expected ", Cout);
-  check_op_call(call);  // the output shape with the epilogue, and which views may be strided
+  const int64_t Cout = call.weights[0].dims[2];
   constexpr int64_t kIntMax = std::numeric_limits<int>::max();
-  SR_CHECK(L <= kIntMax && Cout <= kIntMax && xv.row_stride() <= kIntMax &&
+  SR_CHECK(xv.shape.l <= kIntMax && Cout <= kIntMax && xv.row_stride() <= kIntMax &&
                call.output.row_stride() <= kIntMax,
            "conv1d: dimension too large");
-  return {B, L, Cin, Cout, K, dilation};
+  return {xv.shape.b, xv.shape.l, xv.shape.c, Cout, call.params.kernel, call.params.dilation};
 }
 
 // dy: (B, L, Cout), w: (K, Cin, Cout) -> dx: (B, L, Cin), accumulated.

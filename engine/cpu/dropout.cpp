@@ -21,7 +21,7 @@ bool dropout_keep(uint64_t seed, uint64_t index, float rate) {
 void dropout_fwd(const OpCall& call) {
   const TensorView& x = call.inputs[0];
   const TensorView& y = call.output;
-  SR_CHECK(x.shape == y.shape, "dropout: shape mismatch");
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   const float rate = call.params.rate;
   const float scale = 1.0f / (1.0f - rate);
   const int64_t n = x.numel();

@@ -24,7 +24,7 @@ void check_unary_grad(const OpGradCall& call, const char* name) {
 void leaky_relu_fwd(const OpCall& call) {
   const TensorView& x = call.inputs[0];
   const TensorView& y = call.output;
-  SR_CHECK(x.shape == y.shape, "leaky_relu: output ", y.shape.str(), " != input ", x.shape.str());
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   const float alpha = call.params.alpha;
   const int64_t n = x.numel();
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
@@ -51,7 +51,7 @@ void leaky_relu_bwd(const OpGradCall& call) {
 void relu_fwd(const OpCall& call) {
   const TensorView& x = call.inputs[0];
   const TensorView& y = call.output;
-  SR_CHECK(x.shape == y.shape, "relu: output ", y.shape.str(), " != input ", x.shape.str());
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   const int64_t n = x.numel();
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
@@ -78,8 +78,7 @@ void add_fwd(const OpCall& call) {
   const TensorView& a = call.inputs[0];
   const TensorView& b = call.inputs[1];
   const TensorView& y = call.output;
-  SR_CHECK(a.shape == b.shape, "add: shapes ", a.shape.str(), " and ", b.shape.str(), " differ");
-  SR_CHECK(a.shape == y.shape, "add: output ", y.shape.str(), " != input ", a.shape.str());
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   const int64_t n = a.numel();
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) y.data[i] = a.data[i] + b.data[i];

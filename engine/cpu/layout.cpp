@@ -16,9 +16,7 @@ void subpixel_fwd(const OpCall& call) {
   const TensorView& x = call.inputs[0];
   const TensorView& y = call.output;
   const int64_t B = x.shape.b, W = x.shape.l, C2 = x.shape.c, C = C2 / 2;
-  SR_CHECK(C2 % 2 == 0, "subpixel: input channels ", C2, " are odd");
-  SR_CHECK((y.shape == Shape{B, 2 * W, C}), "subpixel: output ", y.shape.str(), " for input ",
-           x.shape.str());
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   const bool tf = call.params.order == SubpixelOrder::tf;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < B; ++b) {
@@ -72,10 +70,7 @@ void concat_fwd(const OpCall& call) {
   const TensorView& b = call.inputs[1];
   const TensorView& y = call.output;
   const int64_t B = a.shape.b, L = a.shape.l, C1 = a.shape.c, C2 = b.shape.c, C = C1 + C2;
-  SR_CHECK(b.shape.b == B && b.shape.l == L, "concat: inputs ", a.shape.str(), " and ",
-           b.shape.str(), " differ in batch or length");
-  SR_CHECK((y.shape == Shape{B, L, C}), "concat: output ", y.shape.str(), " expected (", B, ", ", L,
-           ", ", C, ")");
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   const int64_t rows = B * L;
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {

@@ -32,11 +32,7 @@ void lstm_fwd(const OpCall& call) {
   const TensorView& y = call.output;
   const int64_t B = x.shape.b, N = x.shape.l, Cin = x.shape.c, H = y.shape.c;
   const int64_t G = 4 * H;  // width of the stacked gate pre-activations
-  SR_CHECK(kernel.dims == std::vector<int64_t>({Cin, G}), "lstm: kernel must be (Cin, 4H)");
-  SR_CHECK(recurrent.dims == std::vector<int64_t>({H, G}),
-           "lstm: recurrent kernel must be (H, 4H)");
-  SR_CHECK(bias.dims == std::vector<int64_t>({G}), "lstm: bias must be (4H)");
-  SR_CHECK(y.shape.b == B && y.shape.l == N, "lstm: output must be (B, N, H)");
+  check_op_call(call);      // shapes (infer_shape) and which views may be strided
   if (B == 0 || N == 0 || H == 0) return;
 
   // z: (B, N, 4H) pre-activations. The input part does not depend on the state, so all B*N rows

@@ -14,8 +14,7 @@ void max_pool2_fwd(const OpCall& call) {
   const TensorView& x = call.inputs[0];
   const TensorView& y = call.output;
   const int64_t B = x.shape.b, L = x.shape.l, C = x.shape.c, Lo = L / 2;
-  SR_CHECK((y.shape == Shape{B, Lo, C}), "max_pool2: output ", y.shape.str(), " for input ",
-           x.shape.str());
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t t = 0; t < Lo; ++t) {
@@ -65,11 +64,8 @@ void block_max_pool_fwd(const OpCall& call) {
   const TensorView& x = call.inputs[0];
   const TensorView& y = call.output;
   const int64_t B = x.shape.b, L = x.shape.l, C = x.shape.c, S = call.params.block;
-  SR_CHECK(S >= 1, "block_max_pool: block must be >= 1, got ", S);
-  SR_CHECK(L % S == 0, "block_max_pool: length ", L, " is not a multiple of block ", S);
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
   const int64_t N = L / S;
-  SR_CHECK((y.shape == Shape{B, N, C}), "block_max_pool: output ", y.shape.str(), " for input ",
-           x.shape.str(), " and block ", S);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t n = 0; n < N; ++n) {

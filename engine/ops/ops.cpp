@@ -69,8 +69,7 @@ Shape infer_shape(Op op, const OpParams& p, const std::vector<Shape>& in,
       }
       return y;
     }
-    case Op::max_pool2:
-      SR_CHECK(x.l >= 2, "max_pool2: length ", x.l, " too short");
+    case Op::max_pool2:  // pool 2, stride 2, 'valid': an odd last row is dropped (L = 1 -> 0 rows)
       return {x.b, x.l / 2, x.c};
     case Op::leaky_relu:
     case Op::relu:
