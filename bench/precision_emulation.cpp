@@ -4,8 +4,8 @@
 // the inputs and weights of exactly the ops the CUDA backend runs on tensor cores are rounded
 // first, as the hardware rounds them, and the products accumulate in FP32 as there:
 //   conv1d on the tensor-core path (Cin >= 8, Cout > 8, Cin % 32 == 0, Cout % 8 == 0: the dispatch
-//     of kernels/conv1d.cu): x and w to TF32 (cvt.rna: nearest, ties away from zero, 10 mantissa
-//     bits) or to BF16 (nearest even, 7 bits).
+//     rule of kernels/conv1d_tiling.h): x and w to TF32 (cvt.rna: nearest, ties away from zero, 10
+//     mantissa bits) or to BF16 (nearest even, 7 bits).
 // Everything else stays FP32, as on the GPU (dense layers included: kernels/attention.cu). Not
 // emulated: the GPU's summation order (FP32 rounding, ~1e-7 relative, far below these effects).
 // Reported: the NMSE of the network's residual net(x) = output - input against the FP32 run
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "args.h"
+#include "conv1d_tiling.h"
 #include "core/planner.h"
 #include "sr/backend.h"
 #include "sr/io/npy.h"
@@ -51,10 +52,16 @@ float round_bf16(float v) {  // __float2bfloat16_rn: nearest, ties to even, 7-bi
 
 bool g_all_convs = false;  // --all-convs
 
+// kernels/conv1d.cu's own dispatch rule (the alignment checks always pass for planned buffers).
 bool on_tensor_cores(const sr::OpCall& call) {
-  const int64_t cin = call.inputs[0].shape.c, cout = call.weights[0].dims.at(2);
   if (g_all_convs) return true;
-  return cin >= 8 && cout > 8 && cin % 32 == 0 && cout % 8 == 0;
+  const sr::cuda::ConvGeometry g{static_cast<int>(call.inputs[0].shape.b),
+                                 static_cast<int>(call.inputs[0].shape.l),
+                                 static_cast<int>(call.inputs[0].shape.c),
+                                 static_cast<int>(call.weights[0].dims.at(2)),
+                                 call.params.kernel,
+                                 call.params.dilation};
+  return sr::cuda::conv_kernel(g) == sr::cuda::ConvKernel::gemm && sr::cuda::mma_supported(g);
 }
 
 // A dense, rounded copy of a (possibly strided) view.

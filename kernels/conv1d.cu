@@ -20,7 +20,6 @@ namespace sr::cuda {
 
 namespace {
 
-constexpr int kDirectMaxCin = 8;  // below this, a GEMM's inner dimension is too thin (CPU: same)
 constexpr int kThreads = 256;
 
 // One thread per output element (b, t, co) after the pool, co fastest: the warp shares x reads
@@ -287,14 +286,15 @@ void conv1d_ours(const OpCall& call, const ConvGeometry& g, const ConvEpilogue& 
   // In-store pooling pairs even and odd GEMM rows: time steps of one item only when L is even.
   const bool pairs_ok = !e.pool2 || g.L % 2 == 0;
 
-  if (g.Cin < kDirectMaxCin) {
+  const ConvKernel kernel = conv_kernel(g);
+  if (kernel == ConvKernel::direct) {
     const int64_t total = static_cast<int64_t>(g.B) * e.out_length(g.L) * g.Cout;
     conv1d_direct_kernel<<<grid_for(total, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
         x, w, bias, y, g, e);
     SR_CUDA_CHECK_LAUNCH();
     return;
   }
-  if (g.Cout <= kThinMaxCout) {
+  if (kernel == ConvKernel::thin) {
     const int64_t rows = static_cast<int64_t>(g.B) * e.out_length(g.L);
     conv1d_thin_kernel<<<grid_for(rows, kThreads / 32, ctx.sm_count), kThreads, 0, ctx.stream>>>(
         x, w, bias, y, g, e);
@@ -386,9 +386,9 @@ std::string conv1d_path_name(const OpCall& call, const CudaContext& ctx) {
   const ConvGeometry g = conv_geometry(call);
   const Precision precision = ctx.options.precision;
   std::string ours;
-  if (g.Cin < kDirectMaxCin) {
+  if (conv_kernel(g) == ConvKernel::direct) {
     ours = "direct fp32";
-  } else if (g.Cout <= kThinMaxCout) {
+  } else if (conv_kernel(g) == ConvKernel::thin) {
     ours = "thin fp32";
   } else if (mma_path(g, call.inputs[0].data, call.weights[0].data, precision)) {
     const int splits = mma_split_count(g, ctx.sm_count);

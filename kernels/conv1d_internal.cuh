@@ -19,9 +19,8 @@ ConvEpilogue conv_epilogue_of(const OpCall& call);
 // Tensor-core implicit GEMM: y = epilogue(conv(x, w) + bias). x and w hold TF32-rounded-on-load
 // floats (T = float) or bf16 copies (T = __nv_bfloat16). With `partial` set, split z of `splits`
 // writes its raw sums to partial[z][M][Cout] instead (no bias, no epilogue) and the caller runs
-// conv_epilogue over them: split-K, or a pool over an odd length. Requirements: mma_supported(g),
-// 16-byte aligned x and w, and g.x_ld() % 4 == 0.
-bool mma_supported(const ConvGeometry& g);
+// conv_epilogue over them: split-K, or a pool over an odd length. Requirements: mma_supported(g)
+// (conv1d_tiling.h), 16-byte aligned x and w, and g.x_ld() % 4 == 0.
 int mma_split_count(const ConvGeometry& g, int sm_count);
 void conv1d_mma_tf32(CudaContext& ctx, const ConvGeometry& g, const float* x, const float* w,
                      const float* bias, float* y, const ConvEpilogue& e, int splits,

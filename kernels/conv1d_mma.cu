@@ -220,10 +220,6 @@ void launch_mma(CudaContext& ctx, const ConvGeometry& g, const T* x, const T* w,
 
 }  // namespace
 
-bool mma_supported(const ConvGeometry& g) {
-  return g.Cin % mt::kBK == 0 && g.Cout % 8 == 0 && g.Cout >= 8 && g.M() > 0;
-}
-
 int mma_split_count(const ConvGeometry& g, int sm_count) {
   return mt::split_count(g, sm_count);
 }

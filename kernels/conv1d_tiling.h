@@ -134,6 +134,19 @@ SR_HD void split_range(int KT, int per_split, int z, int& begin, int& end) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Which kernel conv1d.cu runs for a geometry: a stencil for thin inputs (the first layer), one
+// warp per row for thin outputs (the last layer), else an implicit GEMM: on tensor cores when
+// mma_supported (below) and the run-time alignment checks allow and the precision asks for it.
+constexpr int kDirectMaxCin = 8;  // below this, a GEMM's inner dimension is too thin (CPU: same)
+constexpr int kThinMaxCout = 8;
+enum class ConvKernel { direct, thin, gemm };
+SR_HD ConvKernel conv_kernel(const ConvGeometry& g) {
+  if (g.Cin < kDirectMaxCin) return ConvKernel::direct;
+  if (g.Cout <= kThinMaxCout) return ConvKernel::thin;
+  return ConvKernel::gemm;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Per-element bodies of the small kernels (conv1d.cu), shared with the host emulation. The pooled
 // output element `i` (of B * out_length(L) * Cout, channel fastest) is GEMM row out_row(i) (the
 // even row of the pair under pool2) and column i % Cout.
@@ -172,7 +185,6 @@ SR_HD void direct_output(const float* x, const float* w, const float* bias, floa
 
 // conv1d_thin_kernel (Cout <= kThinMaxCout): lane `lane`'s partial sums of GEMM row m, over the
 // input channels lane, lane + 32, ... of every tap; the warp then adds the 32 partials.
-constexpr int kThinMaxCout = 8;
 SR_HD void thin_partial(const float* x, const float* w, const ConvGeometry& g, int m, int lane,
                         float* acc) {
   SR_UNROLL
@@ -289,6 +301,12 @@ struct Layout {
   }
 };
 }  // namespace mma_tile
+
+// Shapes the tensor-core kernel handles: a k-tile never straddles two taps (Cin % 32 == 0) and a
+// 16-byte chunk of a weight row never straddles Cout (Cout % 8 == 0).
+SR_HD bool mma_supported(const ConvGeometry& g) {
+  return g.Cin % mma_tile::kBK == 0 && g.Cout % 8 == 0 && g.Cout >= 8 && g.M() > 0;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Exact FP32 kernel (conv1d.cu): 128 x 128 x 8 block tiles, 256 threads, each an 8 x 8 register
