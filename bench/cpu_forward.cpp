@@ -30,7 +30,6 @@
 #include "args.h"
 #include "core/planner.h"
 #include "cpu/ceilings.h"
-#include "cpu/cpu_ops.h"
 #include "sr/backend.h"
 #include "sr/io/npy.h"
 #include "sr/model.h"
@@ -47,13 +46,6 @@ using sr::bench::peak_rss_mib;
 using sr::bench::process_cpu_s;
 using sr::bench::seconds_since;
 using json = nlohmann::json;
-
-using CpuForward = void (*)(const sr::OpCall&);
-constexpr CpuForward kCpuForward[] = {
-#define BENCH_CPU_FORWARD(name, n_in, n_w) &sr::cpu::name##_fwd,
-    SR_OP_LIST(BENCH_CPU_FORWARD)
-#undef BENCH_CPU_FORWARD
-};
 
 // The same program Network builds (graph, buffer plan, one OpCall per node), run op by op with a
 // clock around each call. Weights are read in place from the host WeightFile (the CPU backend's
@@ -96,7 +88,7 @@ std::vector<NodeTiming> profile_ops(const sr::WeightFile& file, const sr::ModelC
     std::copy(input.begin(), input.end(), in.data);
     for (size_t i = 0; i < program.size(); ++i) {
       const auto t0 = Clock::now();
-      kCpuForward[static_cast<int>(program[i].op)](program[i]);
+      backend->run({program[i]}, 0);  // one node: the CPU backend runs it and returns
       samples[i].push_back(seconds_since(t0));
     }
   }
