@@ -4,6 +4,7 @@
 #include <random>
 
 #include "core/planner.h"
+#include "model/plan_check.h"
 #include "sr/backend.h"
 #include "sr/model.h"
 #include "sr/network.h"
@@ -33,42 +34,6 @@ int count_ops(const Graph& g, Op op) {
   int n = 0;
   for (const Node& node : g.nodes()) n += node.op == op;
   return n;
-}
-
-// Lifetimes as the planner defines them: a buffer lives from the first write to the last read of
-// any of its slices.
-void check_plan(const Graph& g, const BufferPlan& plan) {
-  const auto& nodes = g.nodes();
-  const auto& values = g.values();
-  const int end = static_cast<int>(nodes.size());
-  std::vector<int> first(values.size(), end), last(values.size(), -1);
-  for (int i = 0; i < end; ++i) {
-    first[nodes[i].output] = std::min(first[nodes[i].output], i);
-    last[nodes[i].output] = std::max(last[nodes[i].output], i);
-    for (int v : nodes[i].inputs) last[v] = std::max(last[v], i);
-  }
-  first[g.input()] = -1;
-  last[g.output()] = end;
-  for (size_t v = 0; v < values.size(); ++v) {
-    const int whole = values[v].slice_of;
-    if (whole < 0) continue;
-    first[whole] = std::min(first[whole], first[v]);
-    last[whole] = std::max(last[whole], last[v]);
-    // A slice lies inside its buffer: the same rows, its own channels.
-    REQUIRE(plan.offsets[v] == plan.offsets[whole] + values[v].channel_offset);
-  }
-  for (size_t a = 0; a < values.size(); ++a) {
-    if (values[a].slice_of >= 0) continue;
-    REQUIRE(plan.offsets[a] + values[a].shape.numel() <= plan.arena_floats);
-    for (size_t b = a + 1; b < values.size(); ++b) {
-      if (values[b].slice_of >= 0) continue;
-      const bool live_together = first[a] <= last[b] && first[b] <= last[a];
-      const bool share = plan.offsets[a] < plan.offsets[b] + values[b].shape.numel() &&
-                         plan.offsets[b] < plan.offsets[a] + values[a].shape.numel();
-      INFO(values[a].name << " and " << values[b].name);
-      REQUIRE(!(live_together && share));
-    }
-  }
 }
 
 }  // namespace
@@ -114,8 +79,8 @@ TEST_CASE("fusion folds every memory-bound op after a convolution", "[model][fus
     CHECK(fused.values()[fused.output()].shape == plain.values()[plain.output()].shape);
     CHECK(fused.nodes().size() < plain.nodes().size());
     const BufferPlan fp = plan_buffers(fused), pp = plan_buffers(plain);
-    check_plan(fused, fp);
-    check_plan(plain, pp);
+    sr::test::check_plan(fused, fp);
+    sr::test::check_plan(plain, pp);
     // The trade-off of writing skips into the concatenation buffers: each buffer holds its
     // up-path half from the down path on, so at the bottleneck all of them are live at full
     // width (+33% at this shape: 8.4M against 6.3M floats for tfilm). Bounded here so that a
