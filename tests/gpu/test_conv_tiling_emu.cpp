@@ -383,10 +383,12 @@ std::vector<double> replay_epilogue(StorePath path, const ConvGeometry& g, const
   std::vector<double> y(y_size, std::nan(""));
   writes.assign(y_size, 0);
   double* out = y.data() + y_off;
-  auto store = [&](int m, int n, double v) {
-    const int Lo = e.out_length(g.L);
+  auto count = [&](int m, int n) {  // the element epilogue_store(m, n) writes, if any
     const int b = m / g.L, t = m % g.L, to = e.pool2 ? t / 2 : t;
-    if (to < Lo) ++writes[size_t(y_off + e.offset(g, b, to, n))];
+    if (to < e.out_length(g.L)) ++writes[size_t(y_off + e.offset(g, b, to, n))];
+  };
+  auto store = [&](int m, int n, double v) {
+    count(m, n);
     sr::cuda::epilogue_store(out, g, e, m, n, v);
   };
   auto value = [&](int m, int n) { return raw[size_t(m) * g.Cout + n] + double(bias[n]); };
@@ -443,7 +445,7 @@ std::vector<double> replay_epilogue(StorePath path, const ConvGeometry& g, const
     for (int i = 0; i < total; ++i) {
       int n;
       const int m = sr::cuda::out_row(g, e, i, n);
-      store(m, n, 0.0);  // counts the write (the value comes from the kernel body below)
+      count(m, n);
       sr::cuda::epilogue_output(z.data(), 1, bias.data(), yf.data() + y_off, g, e, i,
                                 [](float v) { return v; });
     }
