@@ -10,6 +10,8 @@
 
 #include "args.h"
 #include "sr/backend.h"
+#include "sr/band_extender.h"
+#include "sr/dsp/bandwidth.h"
 #include "sr/io/audio.h"
 #include "sr/io/audio_stream.h"
 #include "sr/io/npy.h"
@@ -28,7 +30,9 @@ using Clock = std::chrono::steady_clock;
 
 struct Options {
   std::string in, out, model, backend = "auto", precision = "tf32", batch = "auto";
-  int r = 0, overlap = -1;
+  int r = 0, overlap = -1, out_rate = 0, band = 0;
+  std::string generated_gain = "model";
+  bool raw = false;
   int patches = 4;  // --batch resolved once the backend is known
   bool quiet = false;
   int threads = 0;
@@ -64,18 +68,58 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// --model, else $SR_MODEL_DIR or the bundled models/ folder: speech_r<R>.safetensors.
-std::string find_model(const Options& o) {
-  if (!o.model.empty()) return o.model;
-  if (o.r == 0) throw UsageError("--r is required when no --model is given");
+std::string model_dir() {
   const char* env = std::getenv("SR_MODEL_DIR");
-  std::string dir = env ? env : SR_DEFAULT_MODEL_DIR;
-  std::string path = dir + "/speech_r" + std::to_string(o.r) + ".safetensors";
-  if (!std::filesystem::exists(path))
-    sr::fail("no bundled model for r=", o.r, " (looked for ", path,
-             "): pass --model FILE "
-             "(sr-model init makes an untrained one)");
-  return path;
+  return env ? env : SR_DEFAULT_MODEL_DIR;
+}
+
+std::string bundled_model(int r) {
+  return model_dir() + "/speech_r" + std::to_string(r) + ".safetensors";
+}
+
+// The lowest cutoff the model's training input had, in Hz: below it the network saw real content.
+double trained_cutoff_hz(const sr::ModelConfig& c, int r) {
+  return c.input_filter.cutoff * c.sample_rate / (2.0 * r);
+}
+
+// --model, else the bundled models/speech_r<R>.safetensors ($SR_MODEL_DIR overrides the folder).
+// Without --r the input's band chooses: the smallest r whose training cutoff the band reaches (the
+// network then sees everything it expects), else the largest r there is.
+std::string find_model(const Options& o, double band_hz, std::string& why) {
+  if (!o.model.empty()) return o.model;
+  if (o.r > 0) {
+    const std::string path = bundled_model(o.r);
+    if (!std::filesystem::exists(path))
+      sr::fail("no bundled model for r=", o.r, " (looked for ", path,
+               "): pass --model FILE (sr-model init makes an untrained one)");
+    return path;
+  }
+  std::string chosen;
+  for (int r = 2; r <= 16; ++r) {
+    const std::string path = bundled_model(r);
+    if (!std::filesystem::exists(path)) continue;
+    const sr::ModelConfig c = sr::config_from_metadata(sr::load_weights(path).metadata);
+    chosen = path;
+    if (band_hz >= trained_cutoff_hz(c, r) * 0.98 || band_hz <= 0) {
+      why = "the input's band reaches this model's training cutoff (" +
+            std::to_string(static_cast<int>(trained_cutoff_hz(c, r))) + " Hz)";
+      return path;
+    }
+    why = "the input's band is below every model's training cutoff; the widest ratio";
+  }
+  if (chosen.empty())
+    sr::fail("no bundled model in ", model_dir(), " (speech_r<R>.safetensors): pass --model FILE");
+  return chosen;
+}
+
+// The input's band from a first pass over the file.
+sr::BandEstimate detect_band(const std::string& path) {
+  sr::AudioReader reader(path);
+  sr::BandwidthEstimator estimator(reader.sample_rate(), reader.channels());
+  std::vector<float> chunk;
+  while (reader.read(chunk, 1 << 15) > 0)
+    estimator.push(chunk.data(), chunk.size() / reader.channels());
+  return estimator.estimate();
 }
 
 template <typename... Args>
@@ -101,28 +145,14 @@ int run_npy(const Options& o, sr::Network& net) {
   return 0;
 }
 
-int run_audio(const Options& o, sr::Network& net, const sr::ModelConfig& cfg, int r) {
+int run_audio(const Options& o, sr::Network& net, const sr::ExtensionPlan& plan) {
   sr::AudioReader reader(o.in);
-  int low_rate = reader.sample_rate(), out_rate = reader.sample_rate() * r;
-  if (cfg.sample_rate > 0) {
-    if (cfg.sample_rate % r != 0)
-      sr::fail("model rate ", cfg.sample_rate, " Hz is not divisible by r = ", r);
-    low_rate = cfg.sample_rate / r;
-    out_rate = cfg.sample_rate;
-  }
-  std::unique_ptr<sr::StreamResampler> resampler;
-  if (reader.sample_rate() != low_rate) {
-    log(o, "input is %d Hz; resampling to the model's low rate %d Hz first\n", reader.sample_rate(),
-        low_rate);
-    resampler =
-        std::make_unique<sr::StreamResampler>(reader.sample_rate(), low_rate, reader.channels());
-  }
   const int channels = reader.channels();
   sr::UpsampleOptions uo;
-  uo.ratio = r;
   uo.overlap = o.overlap;
   uo.batch = o.patches;
-  sr::Upsampler up(net, channels, uo);
+  sr::BandExtender extender(net, plan, channels, uo);
+  const int out_rate = plan.out_rate;
   sr::AudioWriter writer(o.out, out_rate, channels);
 
   const double in_seconds = static_cast<double>(reader.frames()) / reader.sample_rate();
@@ -150,33 +180,39 @@ int run_audio(const Options& o, sr::Network& net, const sr::ModelConfig& cfg, in
                    audio_s / seconds_since(start));
     }
   };
-  std::vector<float> chunk, converted;
+  std::vector<float> chunk;
   const size_t chunk_frames = 1 << 15;
-  while (reader.read(chunk, chunk_frames) > 0) {
-    const std::vector<float>* low = &chunk;
-    if (resampler) {
-      converted.clear();
-      resampler->process(chunk.data(), chunk.size() / channels, converted);
-      low = &converted;
-    }
-    up.push(low->data(), low->size() / channels, sink);
-  }
-  if (resampler) {
-    converted.clear();
-    resampler->process(nullptr, 0, converted, /*flush=*/true);
-    up.push(converted.data(), converted.size() / channels, sink);
-  }
-  up.finish(sink);
+  while (reader.read(chunk, chunk_frames) > 0)
+    extender.push(chunk.data(), chunk.size() / channels, sink);
+  extender.finish(sink);
   writer.finish();
   if (progress_line.open) std::fprintf(stderr, "\n");
   progress_line.open = false;
   const double elapsed = seconds_since(start);
   const double audio_s = static_cast<double>(written) / out_rate;
+  if (plan.mode == sr::ExtensionPlan::Mode::pass_through) {
+    log(o, "%s: %.2f s of audio, %d ch, %d Hz, passed through in %.2f s\n", o.out.c_str(), audio_s,
+        channels, out_rate, elapsed);
+    return 0;
+  }
   log(o,
       "%s: %.2f s of audio, %d ch, %d -> %d Hz, %lld patches, overlap %d, in %.2f s "
       "(%.2fx real time)\n",
-      o.out.c_str(), audio_s, channels, low_rate, out_rate,
-      static_cast<long long>(up.patches_done()), up.overlap(), elapsed, audio_s / elapsed);
+      o.out.c_str(), audio_s, channels, reader.sample_rate(), out_rate,
+      static_cast<long long>(extender.patches_done()), extender.overlap(), elapsed,
+      audio_s / elapsed);
+  if (extender.limited_frames() > 0)
+    log(o,
+        "  the added band was turned down on %lld frames (%.3f s, down to %.1f dB) to stay "
+        "below full scale\n",
+        static_cast<long long>(extender.limited_frames()),
+        static_cast<double>(extender.limited_frames()) / out_rate,
+        20 * std::log10(std::max(extender.min_gain(), 1e-5)));
+  if (extender.clamped_samples() > 0)
+    log(o,
+        "  %lld samples of the input's own band exceed full scale (the input is clipped) and "
+        "were clamped\n",
+        static_cast<long long>(extender.clamped_samples()));
   return 0;
 }
 
@@ -184,15 +220,35 @@ int run(int argc, char** argv) {
   Options o;
   sr::cli::ArgParser p(
       "sr-infer", "sr-infer IN OUT [--r R] [--model PATH] [options]",
-      "Audio super-resolution: restores the high frequencies of a low-rate recording.\n"
-      "IN is any file libsndfile reads (WAV, FLAC, OGG/Vorbis, Opus...), mono or multichannel;\n"
-      "OUT (.wav, .flac, .ogg) is written at r times the model's low rate. With IN and OUT ending\n"
-      "in .npy, IN holds network input (L,) or (B, L) already at the model rate, and OUT gets the\n"
-      "network output of the same shape (no interpolation, no resampling).");
+      "Audio super-resolution: restores the high frequencies of a band-limited recording.\n"
+      "IN is any file libsndfile reads (WAV, FLAC, OGG/Vorbis, Opus...), mono or multichannel, at\n"
+      "any rate. sr-infer finds the band IN really has (its long-term spectrum), keeps that band\n"
+      "exactly and lets the network add only what lies above it, up to the model's Nyquist. OUT\n"
+      "(.wav, .flac, .ogg) keeps IN's rate when that is above the model's (16 kHz), else gets the\n"
+      "model's; input that already has the model's whole band is passed through unchanged.\n"
+      "With IN and OUT ending in .npy, IN holds network input (L,) or (B, L) already at the model\n"
+      "rate, and OUT gets the network output of the same shape (no interpolation, no resampling).");
   p.positional("IN", "input audio file, or .npy network input", &o.in);
   p.positional("OUT", "output audio file, or .npy", &o.out);
-  p.option("r", 'r', "R", "upscaling ratio (default: the model's; 0 = the model's)", &o.r);
+  p.option("r", 'r', "R",
+           "upscaling ratio; 0 = the model's, or without --model the bundled model that suits the "
+           "input's band",
+           &o.r);
   p.option("model", 'm', "PATH", "weights (.safetensors); default models/speech_r<R>", &o.model);
+  p.option("out-rate", 0, "HZ", "output rate; 0 = the input's, or the model's if that is higher",
+           &o.out_rate);
+  p.option("band", 0, "HZ",
+           "the input's band (highest frequency with content); 0 = detect it from the spectrum",
+           &o.band);
+  p.option("generated-gain", 0, "DB",
+           "gain on what the network generates above the low rate's Nyquist; 'model' = the "
+           "model file's generated_gain_db (-10 for the bundled models, which guess that band "
+           "too loud on unseen voices); 0 = the network's own level",
+           &o.generated_gain);
+  p.flag("raw", 0,
+         "the network's output alone at the model's rate, as the originals (input resampled to "
+         "the model's low rate, nothing of it kept, no detection)",
+         &o.raw);
   p.option("backend", 'b', "NAME",
            "auto (CUDA when a device is visible, else the CPU), cpu or cuda", &o.backend);
   p.option("precision", 0, "NAME",
@@ -209,8 +265,11 @@ int run(int argc, char** argv) {
   p.flag("quiet", 'q', "no progress or timing on stderr", &o.quiet);
   p.epilog(
       "Models: without --model, models/speech_r<R>.safetensors (small TFiLMs trained on one\n"
-      "speaker at 16 kHz, r = 2 and 4; see docs/MODELS.md). A model file's metadata gives its\n"
-      "architecture, rate, ratio and patch length.\n"
+      "speaker at 16 kHz, r = 2 and 4; see docs/MODELS.md); without --r the input's band picks\n"
+      "one. A model file's metadata gives its architecture, rate, ratio, patch length and how its\n"
+      "training input was low-passed; the network's input is conditioned the same way.\n"
+      "Output that would exceed full scale: the added band is turned down where it would (the\n"
+      "input's own band is never changed), and the summary says so.\n"
       "Exit codes: 0 success, 1 error (bad input, model or file), 2 usage error.");
   if (!p.parse(argc, argv)) return 0;
   if (o.threads < 0) throw sr::cli::UsageError("--threads must be 0 (all cores) or more");
@@ -222,16 +281,66 @@ int run(int argc, char** argv) {
   if (o.precision != "fp32" && o.precision != "tf32" && o.precision != "bf16")
     throw UsageError("--precision must be fp32, tf32 or bf16, got '" + o.precision + "'");
   if (o.overlap < -1) throw UsageError("--overlap must be -1, 0 or positive");
+  if (o.out_rate < 0 || o.out_rate > 768000)
+    throw UsageError("--out-rate must be between 1 and 768000 Hz (0 = automatic)");
+  if (o.band < 0 || o.band > 384000)
+    throw UsageError("--band must be between 1 and 384000 Hz (0 = detect)");
+  if (o.raw && (o.out_rate > 0 || o.band > 0))
+    throw UsageError(
+        "--raw writes the network's output at the model's rate: drop --out-rate and --band");
   const bool npy = ends_with(o.in, ".npy");
   if (npy != ends_with(o.out, ".npy")) throw UsageError("IN and OUT must both be .npy, or neither");
   if (std::filesystem::exists(o.in) && std::filesystem::exists(o.out) &&
       std::filesystem::equivalent(o.in, o.out))
     throw UsageError("OUT must differ from IN");
 
+  double gain_db = 0;
+  if (o.generated_gain != "model") {
+    size_t used = 0;
+    try {
+      gain_db = std::stod(o.generated_gain, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != o.generated_gain.size() || !(gain_db <= 0 && gain_db >= -120))
+      throw UsageError("--generated-gain must be 'model' or between -120 and 0 dB, got '" +
+                       o.generated_gain + "'");
+  }
+  if (npy && (o.raw || o.out_rate > 0 || o.band > 0))
+    throw UsageError("--raw, --out-rate and --band apply to audio files, not .npy network input");
+  if (npy && o.model.empty() && o.r == 0)
+    throw UsageError("--r is required when no --model is given");
+
   auto start = Clock::now();
-  const std::string model_path = find_model(o);
   // Cheap checks first, so a typo does not wait for a large model to load.
   if (!std::filesystem::is_regular_file(o.in)) sr::fail(o.in, ": no such file");
+  // The band is found first (it may choose the model) but reported after the model has loaded,
+  // so that an error there is still the only line on stderr.
+  sr::BandEstimate band;
+  std::string band_note;
+  if (!npy && !o.raw) {
+    if (o.band > 0) {
+      band.band_hz = band.edge_hz = o.band;
+      band_note = sr::format("input band: ", o.band, " Hz (--band)");
+    } else {
+      band = detect_band(o.in);
+      char text[200];
+      if (band.silent)
+        std::snprintf(text, sizeof text, "input is digital silence");
+      else if (band.cliff())
+        std::snprintf(text, sizeof text,
+                      "input band: %.2f kHz at full level, nothing above %.2f kHz (the spectrum "
+                      "falls %.0f dB)",
+                      band.band_hz / 1000, band.edge_hz / 1000, band.drop_db);
+      else
+        std::snprintf(text, sizeof text,
+                      "input band: its whole rate (%.2f kHz, no band edge in the spectrum)",
+                      band.band_hz / 1000);
+      band_note = text;
+    }
+  }
+  std::string why;
+  const std::string model_path = find_model(o, band.band_hz, why);
   sr::WeightFile weights = sr::load_weights(model_path);
   std::string backend_note;
   auto backend = open_backend(o, backend_note);
@@ -254,13 +363,21 @@ int run(int argc, char** argv) {
   log(o, "model %s: %s, %.1fM parameters, patch %d, backend %s%s, batch %d (loaded in %.2f s)\n",
       model_path.c_str(), sr::arch_name(cfg.arch), net.parameter_count() / 1e6, cfg.patch_length,
       backend->description().c_str(), backend_note.c_str(), o.patches, seconds_since(start));
+  if (!band_note.empty()) log(o, "%s\n", band_note.c_str());
+  if (!why.empty()) log(o, "  model chosen for r = %d: %s\n", r, why.c_str());
   if (on_cuda && cfg.arch == sr::Arch::afilm &&
       sr::parse_precision(o.precision) == sr::Precision::bf16)
     std::fprintf(stderr,
                  "warning: bf16 on an AFiLM model: its attention amplifies the rounding (emulated "
                  "residual error 10-100x over the accuracy bound, docs/BENCHMARKS.md); prefer "
                  "--precision tf32\n");
-  return npy ? run_npy(o, net) : run_audio(o, net, cfg, r);
+  if (npy) return run_npy(o, net);
+  if (o.generated_gain == "model") gain_db = cfg.generated_gain_db;
+  sr::AudioReader probe(o.in);
+  const sr::ExtensionPlan plan = sr::plan_extension(probe.sample_rate(), band.band_hz, band.edge_hz,
+                                                    cfg, r, o.out_rate, o.raw, gain_db);
+  log(o, "%s\n", sr::describe(plan).c_str());
+  return run_audio(o, net, plan);
 }
 
 }  // namespace

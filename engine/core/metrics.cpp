@@ -5,52 +5,29 @@
 // of a pure tone by 2.6e-4 (K21) and 5.3e-4 (papers) relative; librosa's rfft is float64 too.
 #include "sr/metrics.h"
 
-#include <fftw3.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <mutex>
 #include <new>
 
+#include "core/power_spectrum.h"
 #include "sr/error.h"
 
 namespace sr {
+
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-// FFTW's planner is not thread-safe; execution with distinct buffers is.
-std::mutex& fftw_planner_mutex() {
-  static std::mutex m;
-  return m;
-}
-
 // |rfft(window * frame)|^2 for frames of a signal centred with reflect padding.
 class PowerStft {
  public:
-  PowerStft(int n_fft, int hop) : n_fft_(n_fft), hop_(hop), window_(static_cast<size_t>(n_fft)) {
-    SR_CHECK(n_fft >= 2 && n_fft % 2 == 0 && hop > 0, "STFT sizes");
-    for (int i = 0; i < n_fft; ++i)
-      window_[i] = 0.5 - 0.5 * std::cos(2.0 * kPi * i / n_fft);  // periodic Hann
-    in_ = static_cast<double*>(fftw_malloc(sizeof(double) * n_fft));
-    out_ = static_cast<fftw_complex*>(fftw_malloc(sizeof(fftw_complex) * (n_fft / 2 + 1)));
-    if (!in_ || !out_) {
-      release();
-      throw std::bad_alloc();
-    }
-    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-    plan_ = fftw_plan_dft_r2c_1d(n_fft, in_, out_, FFTW_ESTIMATE);
-    if (!plan_) {
-      release();
-      fail("FFTW could not plan a real FFT of ", n_fft);
-    }
+  PowerStft(int n_fft, int hop) : n_fft_(n_fft), hop_(hop), fft_(n_fft) {
+    SR_CHECK(hop > 0, "STFT hop");
   }
-  ~PowerStft() { release(); }
-  PowerStft(const PowerStft&) = delete;
-  PowerStft& operator=(const PowerStft&) = delete;
 
-  int bins() const { return n_fft_ / 2 + 1; }
+  int bins() const { return fft_.bins(); }
   // center=True: len + 2 (n_fft / 2) padded samples -> 1 + len / hop frames.
   int64_t frames(size_t n) const { return 1 + static_cast<int64_t>(n) / hop_; }
 
@@ -58,6 +35,7 @@ class PowerStft {
   void frame_power(const float* x, size_t n, int64_t t, double* power) {
     const int64_t half = n_fft_ / 2, len = static_cast<int64_t>(n);
     const int64_t period = 2 * (len - 1);
+    double* frame = fft_.frame();
     for (int j = 0; j < n_fft_; ++j) {
       int64_t i = t * hop_ + j - half;  // index into the unpadded signal
       if (len == 1) {
@@ -67,32 +45,14 @@ class PowerStft {
         if (i < 0) i += period;
         if (i >= len) i = period - i;
       }
-      in_[j] = window_[j] * x[i];
+      frame[j] = x[i];
     }
-    fftw_execute(plan_);
-    for (int k = 0; k < bins(); ++k) {
-      const double re = out_[k][0], im = out_[k][1];
-      power[k] = re * re + im * im;
-    }
+    fft_.power(power);
   }
 
  private:
-  void release() {
-    if (plan_) {
-      std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-      fftw_destroy_plan(plan_);
-    }
-    if (in_) fftw_free(in_);
-    if (out_) fftw_free(out_);
-    plan_ = nullptr;
-    in_ = nullptr;
-    out_ = nullptr;
-  }
   int n_fft_, hop_;
-  std::vector<double> window_;
-  double* in_ = nullptr;
-  fftw_complex* out_ = nullptr;
-  fftw_plan plan_ = nullptr;
+  HannPowerSpectrum fft_;
 };
 
 void check_pair(const float* a, const float* b, size_t n, const char* what) {

@@ -98,6 +98,11 @@ std::vector<Biquad> cheby1_lowpass_sos(int order, double ripple_db, double cutof
   return sos;
 }
 
+void sosfilt(const std::vector<Biquad>& sos, std::vector<double>& x) {
+  std::vector<std::array<double, 2>> z(sos.size(), {0.0, 0.0});
+  sosfilt_inplace(sos, x, z);
+}
+
 // x: (n,) -> (n,)
 std::vector<double> sosfiltfilt(const std::vector<Biquad>& sos, const std::vector<float>& x) {
   // scipy: ntaps = 2 * sections + 1, less the sections that are really first order; padlen 3 ntaps.

@@ -19,6 +19,9 @@ const char* policy_name(BlockPolicy p) {
 const char* order_name(SubpixelOrder o) {
   return o == SubpixelOrder::pt ? "pt" : "tf";
 }
+const char* filter_family_name(InputFilter::Family f) {
+  return f == InputFilter::Family::varied ? "varied" : "cheby1";
+}
 const char* gate_name(GateActivation g) {
   return g == GateActivation::hard_sigmoid ? "hard_sigmoid" : "sigmoid";
 }
@@ -154,6 +157,13 @@ std::map<std::string, std::string> config_to_metadata(const ModelConfig& c) {
   m["patch_length"] = std::to_string(c.patch_length);
   m["sample_rate"] = std::to_string(c.sample_rate);
   m["ratio"] = std::to_string(c.ratio);
+  m["input_filter"] = filter_family_name(c.input_filter.family);
+  m["input_cutoff"] = short_float(c.input_filter.cutoff);
+  m["generated_gain_db"] = short_float(c.generated_gain_db);
+  if (c.input_filter.family == InputFilter::Family::cheby1) {
+    m["input_filter_order"] = std::to_string(c.input_filter.order);
+    m["input_filter_ripple_db"] = short_float(c.input_filter.ripple_db);
+  }
   if (c.arch == Arch::tfilm) m["gate"] = gate_name(c.gate);
   if (c.arch == Arch::afilm) {
     m["attention_layers"] = std::to_string(c.attention_layers);
@@ -198,6 +208,28 @@ ModelConfig config_from_metadata(const std::map<std::string, std::string>& metad
     c.attention_heads = r.integer("attention_heads", 1, 1024);
     c.ff_dim = r.integer("ff_dim", 1, 1 << 16);
     c.layer_norm_eps = r.real("layer_norm_eps");
+  }
+  if (r.has("generated_gain_db")) {
+    c.generated_gain_db = r.real("generated_gain_db");
+    if (!(c.generated_gain_db >= -120.0f && c.generated_gain_db <= 0.0f))
+      fail("weights metadata 'generated_gain_db' must be in [-120, 0]");
+  }
+  if (r.has("input_filter")) {  // older files: decimate, the InputFilter defaults
+    InputFilter& f = c.input_filter;
+    f.family = r.choice<InputFilter::Family>(
+        "input_filter",
+        {{"cheby1", InputFilter::Family::cheby1}, {"varied", InputFilter::Family::varied}});
+    f.cutoff = r.real("input_cutoff");
+    if (!(f.cutoff >= 0.1f && f.cutoff <= 1.0f))
+      fail("weights metadata 'input_cutoff' must be in [0.1, 1] (of the low-rate Nyquist)");
+    if (f.family == InputFilter::Family::cheby1) {
+      f.order = r.integer("input_filter_order", 2, 16);
+      if (f.order % 2 != 0) fail("weights metadata 'input_filter_order' must be even");
+      f.ripple_db = r.real("input_filter_ripple_db");
+      if (!(f.ripple_db > 0.0f && f.ripple_db <= 3.0f))
+        fail("weights metadata 'input_filter_ripple_db' must be in (0, 3] dB");
+      if (f.cutoff >= 1.0f) fail("weights metadata 'input_cutoff' must be below 1 for cheby1");
+    }
   }
   for (int k : c.kernels)
     if (k % 2 == 0) fail("weights metadata: kernel sizes must be odd");

@@ -237,7 +237,13 @@ CASE="IN .wav with OUT .npy";      expect_error 2 'npy' out.npy -- "$INFER" "$IN
 CASE="OUT same as IN";             cp "$IN" same.wav
 expect_error 2 'differ' none.wav -- "$INFER" same.wav same.wav "${M[@]}"
 cmp -s same.wav "$IN" || fail "OUT same as IN: the input was modified"
-CASE="no --model and no --r";      expect_error 2 '--r' out.wav -- "$INFER" "$IN" out.wav
+CASE="no --model and no --r, .npy"; expect_error 2 '--r' out.npy -- "$INFER" "$FIX/golden_tfilm_input.npy" out.npy
+CASE="--raw with --out-rate";      expect_error 2 'raw' out.wav -- "$INFER" "$IN" out.wav "${M[@]}" --raw --out-rate 48000
+CASE="--out-rate -5";              expect_error 2 'out-rate' out.wav -- "$INFER" "$IN" out.wav "${M[@]}" --out-rate -5
+CASE="--band -1";                  expect_error 2 'band' out.wav -- "$INFER" "$IN" out.wav "${M[@]}" --band -1
+CASE="--generated-gain 3";         expect_error 2 'generated-gain' out.wav -- "$INFER" "$IN" out.wav "${M[@]}" --generated-gain 3
+CASE="--generated-gain abc";       expect_error 2 'generated-gain' out.wav -- "$INFER" "$IN" out.wav "${M[@]}" --generated-gain abc
+CASE="--band on .npy";             expect_error 2 'npy' out.npy -- "$INFER" "$FIX/golden_tfilm_input.npy" out.npy "${M[@]}" --band 3000
 CASE="a model serving any ratio, no --r"
 "$MODEL_TOOL" init any_ratio.safetensors --filters 8,8,8,8 --kernels 9,9,9,9 --bottleneck-filters 8 \
   --patch-length 512 --ratio 0 2>/dev/null || fail "sr-model init failed for a small any-ratio model"

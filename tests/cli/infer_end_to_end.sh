@@ -181,15 +181,15 @@ run_ok "$INFER" stereo.wav stereo_out.wav -m "$AFILM" --r 2
 expect_wav stereo_out.wav 16000 2 $((2 * IN_FRAMES))
 helper channels_differ stereo_out.wav || fail "stereo output channels are copies of each other"
 
-check "22050 Hz input is resampled to the model's 8 kHz low rate; output is 16 kHz"
+check "--raw: 22050 Hz input is resampled to the model's 8 kHz low rate; output is 16 kHz"
 helper relabel "$IN8K" in22k.wav 22050 22050  # 1 s at 22050 Hz -> 8000 low-rate frames
-run_ok "$INFER" in22k.wav out22k.wav -m "$AFILM" --r 2
+run_ok "$INFER" in22k.wav out22k.wav -m "$AFILM" --r 2 --raw
 grep -qi "resampl" LAST.err || fail "stderr does not mention resampling: $(cat LAST.err)"
 expect_wav out22k.wav 16000 1 16000
 
-check "16 kHz input to an r=2 model is resampled down to 8 kHz first (output keeps the duration)"
+check "--raw: 16 kHz input to an r=2 model is resampled down to 8 kHz first (output keeps the duration)"
 helper relabel "$EXAMPLES/speech_ru_16k.wav" in16k.wav 16000 16000
-run_ok "$INFER" in16k.wav out16k.wav -m "$AFILM"
+run_ok "$INFER" in16k.wav out16k.wav -m "$AFILM" --raw
 grep -qi "resampl" LAST.err || fail "stderr does not mention resampling: $(cat LAST.err)"
 expect_wav out16k.wav 16000 1 16000
 

@@ -17,6 +17,20 @@ enum class Arch { audiounet, tfilm, afilm };
 // tf: as pt on the way down and in the bottleneck, the bottleneck's size in every up block.
 enum class BlockPolicy { pt, tf };
 
+// How the low-rate input of the model's training data was made, so that inference can condition
+// any recording to match (docs/ARCHITECTURE.md, "From a recording to the network"). Files without
+// these keys were trained on scipy's decimate, as the originals' --low-pass recipe.
+struct InputFilter {
+  enum class Family {
+    cheby1,  // one fixed zero-phase Chebyshev I low-pass (decimate), then subsampling
+    varied,  // many degradations; inference gives a band-limited resampling, no conditioning
+  };
+  Family family = Family::cheby1;
+  int order = 8;            // cheby1: filter order (even)
+  float ripple_db = 0.05f;  // cheby1: pass-band ripple
+  float cutoff = 0.8f;      // of the low-rate Nyquist; varied: the lowest cutoff seen in training
+};
+
 struct ModelConfig {
   Arch arch = Arch::tfilm;
   int layers = 4;            // down blocks (--layers)
@@ -35,9 +49,14 @@ struct ModelConfig {
   int attention_heads = 8;
   int ff_dim = 2048;
   float layer_norm_eps = 1e-6f;
-  int patch_length = 8192;  // network input length the model was built/trained for
-  int sample_rate = 16000;  // output (high) rate the model serves; 0 = any
-  int ratio = 0;            // upscaling ratio r the model was trained for; 0 = any
+  int patch_length = 8192;   // network input length the model was built/trained for
+  int sample_rate = 16000;   // output (high) rate the model serves; 0 = any
+  int ratio = 0;             // upscaling ratio r the model was trained for; 0 = any
+  InputFilter input_filter;  // how the training input was low-passed
+  // Inference's default gain on the band the network generates above the low rate's Nyquist
+  // (sr-infer --generated-gain): how far to trust the model's guess there. Files without the key
+  // get -10 dB, measured for the first bundled models (docs/MODELS.md).
+  float generated_gain_db = -10.0f;
 };
 
 // The originals' defaults: tfilm follows the TF code (K21), afilm the PyTorch port (PT) at 8192.

@@ -22,6 +22,9 @@ std::vector<Biquad> cheby1_lowpass_sos(int order, double ripple_db, double cutof
 // Needs n > 27 (scipy's padlen for 4 sections); throws sr::Error otherwise.
 std::vector<float> decimate(const std::vector<float>& x, int r);
 
+// One forward pass of the cascade from rest (scipy's sosfilt with zero initial state), in place.
+void sosfilt(const std::vector<Biquad>& sos, std::vector<double>& x);
+
 // The zero-phase filter alone (sosfiltfilt with scipy's defaults): x: (n,) -> (n,), n > 3 *
 // (2 * sections + 1).
 std::vector<double> sosfiltfilt(const std::vector<Biquad>& sos, const std::vector<float>& x);

@@ -1,0 +1,316 @@
+// The inference path of band_extender.h: plan, stages, and the streaming join of the user's band
+// with the network's.
+#include "sr/band_extender.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sr/dsp/fir.h"
+#include "sr/dsp/limiter.h"
+#include "sr/error.h"
+#include "sr/io/audio_stream.h"
+#include "sr/io/decimate.h"
+#include "sr/network.h"
+
+namespace sr {
+
+namespace {
+
+// Input whose band reaches this share of the model's output band has nothing to gain from it.
+constexpr double kPassThroughShare = 0.9;
+// The added band's limiter: ceiling and half-window (1 ms).
+constexpr float kCeiling = 0.99f;
+
+std::string khz(double hz) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f kHz", hz / 1000);
+  return text;
+}
+
+// Taps of (LP_top - LP_gen) * gain + LP_gen, where LP_gen ends the band the network restores
+// rather than generates (the low rate's Nyquist, or the crossover when the input reaches past it).
+std::vector<float> top_taps(const ExtensionPlan& p) {
+  std::vector<float> top = lowpass_taps(p.top_hz, p.top_width_hz, p.out_rate);
+  if (p.generated_gain >= 1.0) return top;
+  const double nyquist = p.low_rate() / 2.0, cross_end = p.crossover_hz + p.crossover_width_hz / 2;
+  std::vector<float> gen = nyquist > cross_end
+                               ? lowpass_taps(nyquist, 0.05 * nyquist, p.out_rate)
+                               : lowpass_taps(p.crossover_hz, p.crossover_width_hz, p.out_rate);
+  // Both symmetric and odd: add them centre on centre.
+  const size_t n = std::max(top.size(), gen.size());
+  std::vector<float> taps(n, 0.0f);
+  const float g = static_cast<float>(p.generated_gain);
+  for (size_t i = 0; i < top.size(); ++i) taps[i + (n - top.size()) / 2] += g * top[i];
+  for (size_t i = 0; i < gen.size(); ++i) taps[i + (n - gen.size()) / 2] += (1 - g) * gen[i];
+  return taps;
+}
+
+}  // namespace
+
+ExtensionPlan plan_extension(int in_rate, double band_hz, double edge_hz, const ModelConfig& config,
+                             int ratio, int out_rate, bool raw, double generated_gain_db) {
+  if (!(generated_gain_db <= 0 && generated_gain_db >= -120))
+    fail("the generated band's gain must be between -120 and 0 dB, got ", generated_gain_db);
+  if (in_rate <= 0) fail("bad input rate ", in_rate);
+  if (ratio < 1) fail("upscaling ratio must be at least 1, got ", ratio);
+  ExtensionPlan p;
+  p.in_rate = in_rate;
+  p.ratio = ratio;
+  // A model without a rate serves any: its low rate is the input's.
+  p.model_rate = config.sample_rate > 0 ? config.sample_rate : in_rate * ratio;
+  if (p.model_rate % ratio != 0)
+    fail("model rate ", p.model_rate, " Hz is not divisible by r = ", ratio);
+  p.filter = config.input_filter;
+  p.band_hz = std::min(band_hz > 0 ? band_hz : in_rate / 2.0, in_rate / 2.0);
+  if (raw) {
+    if (out_rate != 0 && out_rate != p.model_rate)
+      fail("--raw writes the model's rate (", p.model_rate, " Hz), not ", out_rate, " Hz");
+    p.mode = ExtensionPlan::Mode::raw;
+    p.out_rate = p.model_rate;
+    return p;
+  }
+  p.out_rate = out_rate > 0 ? out_rate : std::max(in_rate, p.model_rate);
+  const double top_edge = std::min(p.model_rate, p.out_rate) / 2.0;
+  p.band_hz = std::min(p.band_hz, p.out_rate / 2.0);
+  const double edge = std::min(std::max(edge_hz, p.band_hz), p.out_rate / 2.0);
+  if (edge >= kPassThroughShare * top_edge) {
+    p.band_hz = edge;
+    p.mode = ExtensionPlan::Mode::pass_through;
+    return p;
+  }
+  p.mode = ExtensionPlan::Mode::extend;
+  // The crossover's transition starts at the band's top: up to it the output is the input; above
+  // it the input holds only what its own low-pass left (a transition, a stop band, noise).
+  p.crossover_width_hz = std::clamp(0.06 * p.band_hz, 100.0, 400.0);
+  p.crossover_hz = p.band_hz + p.crossover_width_hz / 2;
+  // The network's contribution ends at the model's Nyquist (or the output's), which also removes
+  // any component the network leaves at exactly Nyquist.
+  p.top_width_hz = 0.05 * top_edge;
+  p.top_hz = top_edge - p.top_width_hz / 2;
+  p.generated_gain = std::pow(10.0, generated_gain_db / 20);
+  return p;
+}
+
+std::string describe(const ExtensionPlan& p) {
+  const std::string rates = std::to_string(p.in_rate) + " -> " + std::to_string(p.out_rate) + " Hz";
+  switch (p.mode) {
+    case ExtensionPlan::Mode::raw:
+      return "raw network output at " + std::to_string(p.out_rate) + " Hz (input resampled to " +
+             std::to_string(p.low_rate()) + " Hz, nothing of it kept)";
+    case ExtensionPlan::Mode::pass_through:
+      return "the input's band (" + khz(p.band_hz) + ") already covers the model's (" +
+             khz(p.model_rate / 2.0) + "): passed through unchanged, " + rates;
+    case ExtensionPlan::Mode::extend:
+      break;
+  }
+  return "input kept below " + khz(p.band_hz) + ", network adds " + khz(p.band_hz) + " - " +
+         khz(p.top_hz + p.top_width_hz / 2) + ", " + rates;
+}
+
+struct BandExtender::Stages {
+  Stages(Network& net, const ExtensionPlan& plan, int channels, const UpsampleOptions& options)
+      : plan(plan), channels(channels), up(net, channels, options) {}
+  ExtensionPlan plan;
+  int channels;
+  Upsampler up;
+  // Network branch: to the model rate and conditioned (cheby1), or straight to the low rate.
+  std::unique_ptr<StreamResampler> to_model, to_low, net_to_out;
+  std::unique_ptr<ZeroPhaseFir> condition;
+  // Kept branch and the join.
+  std::unique_ptr<StreamResampler> to_out;
+  std::unique_ptr<ZeroPhaseFir> cross;  // 2 x channels: kept, then net
+  std::unique_ptr<ZeroPhaseFir> top;    // net
+  std::unique_ptr<AddedBandLimiter> limiter;
+  std::vector<float> kept_q, net_q, cross_q, top_q;  // interleaved frames waiting for their partner
+  std::vector<float> scratch, scratch2, joined, added, out;
+
+  size_t frames(const std::vector<float>& q, int ch) const { return q.size() / ch; }
+
+  // Low-rate frames into the network; its output into net_q (at the output rate).
+  void to_network(const float* low, size_t count) {
+    up.push(low, count, [&](const float* f, size_t n) { from_network(f, n); });
+  }
+  void from_network(const float* f, size_t n) {
+    if (net_to_out) {
+      net_to_out->process(f, n, net_q);
+    } else {
+      net_q.insert(net_q.end(), f, f + n * channels);
+    }
+  }
+};
+
+BandExtender::BandExtender(Network& network, const ExtensionPlan& plan, int channels,
+                           const UpsampleOptions& upsample) {
+  UpsampleOptions options = upsample;
+  options.ratio = plan.ratio;
+  s_ = std::make_unique<Stages>(network, plan, channels, options);
+  Stages& s = *s_;
+  using Mode = ExtensionPlan::Mode;
+  if (plan.mode == Mode::pass_through) {
+    if (plan.in_rate != plan.out_rate)
+      s.to_out = std::make_unique<StreamResampler>(plan.in_rate, plan.out_rate, channels);
+    return;
+  }
+  const bool condition =
+      plan.mode == Mode::extend && plan.filter.family == InputFilter::Family::cheby1;
+  if (condition) {
+    // decimate's filter on whatever the user gave, at the model rate, then every r-th sample.
+    if (plan.in_rate != plan.model_rate)
+      s.to_model = std::make_unique<StreamResampler>(plan.in_rate, plan.model_rate, channels);
+    const auto sos = cheby1_lowpass_sos(plan.filter.order, plan.filter.ripple_db,
+                                        plan.filter.cutoff / plan.ratio);
+    s.condition = std::make_unique<ZeroPhaseFir>(filtfilt_taps(sos), channels, plan.ratio);
+  } else if (plan.in_rate != plan.low_rate()) {
+    s.to_low = std::make_unique<StreamResampler>(plan.in_rate, plan.low_rate(), channels);
+  }
+  if (plan.mode == Mode::raw) return;
+  if (plan.model_rate != plan.out_rate)
+    s.net_to_out = std::make_unique<StreamResampler>(plan.model_rate, plan.out_rate, channels);
+  if (plan.in_rate != plan.out_rate)
+    s.to_out = std::make_unique<StreamResampler>(plan.in_rate, plan.out_rate, channels);
+  s.cross = std::make_unique<ZeroPhaseFir>(
+      lowpass_taps(plan.crossover_hz, plan.crossover_width_hz, plan.out_rate), 2 * channels);
+  s.top = std::make_unique<ZeroPhaseFir>(top_taps(plan), channels);
+  s.limiter = std::make_unique<AddedBandLimiter>(
+      channels, std::max(1, static_cast<int>(std::lround(plan.out_rate / 1000.0))), kCeiling);
+}
+
+BandExtender::~BandExtender() = default;
+
+void BandExtender::push(const float* frames, size_t count, const Sink& sink) {
+  Stages& s = *s_;
+  const int ch = s.channels;
+  using Mode = ExtensionPlan::Mode;
+  if (s.plan.mode == Mode::pass_through) {
+    if (!s.to_out) return sink(frames, count);
+    s.scratch.clear();
+    s.to_out->process(frames, count, s.scratch);
+    if (!s.scratch.empty()) sink(s.scratch.data(), s.frames(s.scratch, ch));
+    return;
+  }
+  // Network branch.
+  const float* low = frames;
+  size_t low_count = count;
+  if (s.condition) {
+    if (s.to_model) {
+      s.scratch.clear();
+      s.to_model->process(frames, count, s.scratch);
+      low = s.scratch.data();
+      low_count = s.frames(s.scratch, ch);
+    }
+    s.scratch2.clear();
+    s.condition->push(low, low_count, s.scratch2);
+    low = s.scratch2.data();
+    low_count = s.frames(s.scratch2, ch);
+  } else if (s.to_low) {
+    s.scratch2.clear();
+    s.to_low->process(frames, count, s.scratch2);
+    low = s.scratch2.data();
+    low_count = s.frames(s.scratch2, ch);
+  }
+  if (s.plan.mode == Mode::raw) {
+    s.up.push(low, low_count, sink);
+    return;
+  }
+  s.to_network(low, low_count);
+  // Kept branch.
+  if (s.to_out) {
+    s.to_out->process(frames, count, s.kept_q);
+  } else {
+    s.kept_q.insert(s.kept_q.end(), frames, frames + count * ch);
+  }
+  drain(sink, false);
+}
+
+void BandExtender::finish(const Sink& sink) {
+  Stages& s = *s_;
+  const int ch = s.channels;
+  using Mode = ExtensionPlan::Mode;
+  if (s.plan.mode == Mode::pass_through) {
+    if (s.to_out) {
+      s.scratch.clear();
+      s.to_out->process(nullptr, 0, s.scratch, /*flush=*/true);
+      if (!s.scratch.empty()) sink(s.scratch.data(), s.frames(s.scratch, ch));
+    }
+    return;
+  }
+  auto network_sink = s.plan.mode == Mode::raw
+                          ? sink
+                          : Sink([&](const float* f, size_t n) { s.from_network(f, n); });
+  // Drain the network branch's filters, then the network itself.
+  if (s.condition) {
+    s.scratch2.clear();
+    if (s.to_model) {
+      s.scratch.clear();
+      s.to_model->process(nullptr, 0, s.scratch, /*flush=*/true);
+      s.condition->push(s.scratch.data(), s.frames(s.scratch, ch), s.scratch2);
+    }
+    s.condition->finish(s.scratch2);
+    s.up.push(s.scratch2.data(), s.frames(s.scratch2, ch), network_sink);
+  } else if (s.to_low) {
+    s.scratch2.clear();
+    s.to_low->process(nullptr, 0, s.scratch2, /*flush=*/true);
+    s.up.push(s.scratch2.data(), s.frames(s.scratch2, ch), network_sink);
+  }
+  s.up.finish(network_sink);
+  if (s.plan.mode == Mode::raw) return;
+  if (s.net_to_out) s.net_to_out->process(nullptr, 0, s.net_q, /*flush=*/true);
+  if (s.to_out) s.to_out->process(nullptr, 0, s.kept_q, /*flush=*/true);
+  drain(sink, true);
+}
+
+void BandExtender::drain(const Sink& sink, bool ending) {
+  Stages& s = *s_;
+  const int ch = s.channels;
+  // The kept branch decides the output's length; at the end the network's output is cut or
+  // zero-padded to it (resampling rounds the two differently by a few samples).
+  if (ending) s.net_q.resize(s.kept_q.size(), 0.0f);
+  const size_t n = std::min(s.frames(s.kept_q, ch), s.frames(s.net_q, ch));
+  s.joined.resize(n * 2 * ch);
+  for (size_t f = 0; f < n; ++f)
+    for (int c = 0; c < ch; ++c) {
+      s.joined[f * 2 * ch + c] = s.kept_q[f * ch + c];
+      s.joined[f * 2 * ch + ch + c] = s.net_q[f * ch + c];
+    }
+  s.cross->push(s.joined.data(), n, s.cross_q);
+  s.top->push(s.net_q.data(), n, s.top_q);
+  s.kept_q.erase(s.kept_q.begin(), s.kept_q.begin() + n * ch);
+  s.net_q.erase(s.net_q.begin(), s.net_q.begin() + n * ch);
+  if (ending) {
+    s.cross->finish(s.cross_q);
+    s.top->finish(s.top_q);
+  }
+  const size_t m = std::min(s.frames(s.cross_q, 2 * ch), s.frames(s.top_q, ch));
+  s.joined.resize(m * ch);
+  s.added.resize(m * ch);
+  for (size_t f = 0; f < m; ++f)
+    for (int c = 0; c < ch; ++c) {
+      const float kept_low = s.cross_q[f * 2 * ch + c], net_low = s.cross_q[f * 2 * ch + ch + c];
+      s.joined[f * ch + c] = kept_low;
+      s.added[f * ch + c] = s.top_q[f * ch + c] - net_low;
+    }
+  s.cross_q.erase(s.cross_q.begin(), s.cross_q.begin() + m * 2 * ch);
+  s.top_q.erase(s.top_q.begin(), s.top_q.begin() + m * ch);
+  s.out.clear();
+  s.limiter->push(s.joined.data(), s.added.data(), m, s.out);
+  if (ending) s.limiter->finish(s.out);
+  if (!s.out.empty()) sink(s.out.data(), s.frames(s.out, ch));
+}
+
+int64_t BandExtender::patches_done() const {
+  return s_->up.patches_done();
+}
+int BandExtender::overlap() const {
+  return s_->up.overlap();
+}
+int64_t BandExtender::limited_frames() const {
+  return s_->limiter ? s_->limiter->limited_frames() : 0;
+}
+double BandExtender::min_gain() const {
+  return s_->limiter ? s_->limiter->min_gain() : 1.0;
+}
+int64_t BandExtender::clamped_samples() const {
+  return s_->limiter ? s_->limiter->clamped_samples() : 0;
+}
+
+}  // namespace sr
