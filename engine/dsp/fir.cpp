@@ -91,6 +91,16 @@ std::vector<float> filtfilt_taps(const std::vector<Biquad>& sos, int max_half) {
   return taps;
 }
 
+std::vector<float> periodic_notch_taps(int period, int span) {
+  SR_CHECK(period >= 1 && span >= 1, "notch period and span");
+  const int half = period * span;
+  std::vector<float> taps(2 * half + 1, 0.0f);
+  const float share = 1.0f / (2 * span + 1);
+  for (int m = -span; m <= span; ++m) taps[half + m * period] -= share;
+  taps[half] += 1.0f;
+  return taps;
+}
+
 ZeroPhaseFir::ZeroPhaseFir(std::vector<float> taps, int channels, int step)
     : taps_(std::move(taps)), channels_(channels), step_(step) {
   SR_CHECK(taps_.size() % 2 == 1, "zero-phase taps must have odd length");

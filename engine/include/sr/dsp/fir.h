@@ -23,6 +23,11 @@ std::vector<float> lowpass_taps(double cutoff_hz, double transition_hz, double r
 // holds less than 1e-14 of the energy. Throws if that takes more than `max_half` taps each side.
 std::vector<float> filtfilt_taps(const std::vector<Biquad>& sos, int max_half = 1 << 14);
 
+// Symmetric taps that remove what repeats every `period` samples: delta minus the average over
+// 2 span + 1 periods (a comb that notches every multiple of rate / period, DC included, each
+// about rate / (2 period (2 span + 1)) wide on either side).
+std::vector<float> periodic_notch_taps(int period, int span);
+
 // Streaming zero-phase FIR over interleaved frames. Before the first and after the last frame the
 // signal is taken as zero. With `step` > 1 only every step-th output frame (0, step, 2 step, ...)
 // is computed and emitted: filtering and subsampling in one pass.
