@@ -36,8 +36,9 @@ std::string khz(double hz) {
 // rather than generates (the low rate's Nyquist, or the crossover when the input reaches past it).
 std::vector<float> top_taps(const ExtensionPlan& p) {
   std::vector<float> top = lowpass_taps(p.top_hz, p.top_width_hz, p.out_rate);
-  if (p.generated_gain >= 1.0) return top;
   const double nyquist = p.low_rate() / 2.0, cross_end = p.crossover_hz + p.crossover_width_hz / 2;
+  // Nothing generated inside the output band (it ends at or below the low rate's Nyquist).
+  if (p.generated_gain >= 1.0 || nyquist >= p.top_hz) return top;
   std::vector<float> gen = nyquist > cross_end
                                ? lowpass_taps(nyquist, 0.05 * nyquist, p.out_rate)
                                : lowpass_taps(p.crossover_hz, p.crossover_width_hz, p.out_rate);
