@@ -12,12 +12,12 @@ namespace sr {
 
 namespace {
 constexpr double kPi = 3.14159265358979323846;
+}  // namespace
 
 std::mutex& fftw_planner_mutex() {
   static std::mutex m;
   return m;
 }
-}  // namespace
 
 HannPowerSpectrum::HannPowerSpectrum(int n) : n_(n), window_(static_cast<size_t>(n)) {
   SR_CHECK(n >= 2 && n % 2 == 0, "FFT size must be even");

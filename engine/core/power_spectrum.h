@@ -3,9 +3,13 @@
 // thread-safe); distinct instances may run in parallel.
 #pragma once
 
+#include <mutex>
 #include <vector>
 
 namespace sr {
+
+// Held while creating or destroying any FFTW plan (FFTW's planner is not thread-safe).
+std::mutex& fftw_planner_mutex();
 
 class HannPowerSpectrum {
  public:

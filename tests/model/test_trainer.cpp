@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "sr/backend.h"
+#include "sr/error.h"
 #include "sr/model.h"
 #include "sr/trainer.h"
 #include "sr/weights.h"
@@ -149,4 +150,32 @@ TEST_CASE("a resumed checkpoint continues exactly like an uninterrupted run", "[
   // The weights-only file loads as an inference model.
   WeightFile model = resumed.weights();
   CHECK(model.tensors.size() == resumed.layout().size());
+}
+
+TEST_CASE("loss gradients: MAE and weighted sums against finite differences", "[train]") {
+  std::vector<float> y = test::random_vector(3 * 17, 3), t = test::random_vector(3 * 17, 4);
+  const LossSpec spec = parse_loss("mae+0.5*mse+2*rmse");
+  REQUIRE(spec.terms.size() == 3);
+  REQUIRE(spec.terms[1].weight == 0.5);
+  std::vector<float> grad(y.size());
+  loss_and_grad(spec, y.data(), t.data(), 3, 17, grad.data());
+  for (size_t i = 0; i < y.size(); i += 4) {
+    std::vector<float> yp = y, ym = y;
+    const float h = 1e-3f;  // |y - t| is far above h at these random points: no kink in between
+    REQUIRE(std::fabs(y[i] - t[i]) > 10 * h);
+    yp[i] += h;
+    ym[i] -= h;
+    const double fd = (loss_and_grad(spec, yp.data(), t.data(), 3, 17, nullptr) -
+                       loss_and_grad(spec, ym.data(), t.data(), 3, 17, nullptr)) /
+                      (2 * h);
+    CHECK(std::fabs(fd - grad[i]) <= 2e-3 * std::fabs(fd) + 1e-5);
+  }
+}
+
+TEST_CASE("parse_loss refuses unknown terms and bad weights", "[train]") {
+  REQUIRE(parse_loss("mrstft").terms[0].kind == LossKind::mrstft);
+  REQUIRE_THROWS_AS(parse_loss("l2"), sr::Error);
+  REQUIRE_THROWS_AS(parse_loss("mae+"), sr::Error);
+  REQUIRE_THROWS_AS(parse_loss("-1*mae"), sr::Error);
+  REQUIRE_THROWS_AS(parse_loss("x*mae"), sr::Error);
 }

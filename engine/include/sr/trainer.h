@@ -16,12 +16,35 @@
 namespace sr {
 
 enum class LossKind {
-  mse,  // mean over every sample (the PyTorch port)
-  rmse  // mean over patches of sqrt(mean_t (y - t)^2 + 1e-6) (the TF original, K21)
+  mse,    // mean over every sample (the PyTorch port)
+  rmse,   // mean over patches of sqrt(mean_t (y - t)^2 + 1e-6) (the TF original, K21)
+  mae,    // mean over every sample of |y - t|
+  mrstft  // multi-resolution STFT: spectral convergence + log magnitude (train/stft_loss.h)
 };
 
+// A weighted sum of losses, e.g. parse_loss("mae+0.5*mrstft").
+struct LossSpec {
+  struct Term {
+    LossKind kind = LossKind::mse;
+    double weight = 1.0;
+  };
+  std::vector<Term> terms{{LossKind::mse, 1.0}};
+  // mrstft only: weight of the STFT bins above 1/ratio of the Nyquist (the band a model with
+  // upscaling ratio `ratio` generates) relative to those below; ratio 0 = no weighting.
+  int ratio = 0;
+  double high_band_weight = 1.0;
+
+  LossSpec() = default;
+  LossSpec(LossKind kind) : terms{{kind, 1.0}} {}  // NOLINT: a single loss converts implicitly
+};
+
+// "mse", "mae+0.5*mrstft", ...: terms separated by '+', each NAME or WEIGHT*NAME with NAME in
+// mse, rmse, mae, mrstft. Throws sr::Error naming the text otherwise.
+LossSpec parse_loss(const std::string& text);
+const char* loss_name(LossKind kind);
+
 struct TrainOptions {
-  LossKind loss = LossKind::mse;
+  LossSpec loss;
   float lr = 3e-4f;
   float beta1 = 0.9f, beta2 = 0.999f, adam_eps = 1e-8f;
   float weight_decay = 0.0f;  // decoupled (AdamW) when > 0
@@ -32,8 +55,8 @@ struct TrainOptions {
 
 // Loss of predictions y against targets t, both (patches, length); writes dL/dy when `grad` is
 // not null.
-double loss_and_grad(LossKind kind, const float* y, const float* t, int64_t patches, int64_t length,
-                     float* grad);
+double loss_and_grad(const LossSpec& loss, const float* y, const float* t, int64_t patches,
+                     int64_t length, float* grad);
 
 class Trainer {
  public:
