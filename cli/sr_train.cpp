@@ -14,6 +14,7 @@
 #include "model_flags.h"
 #include "sr/backend.h"
 #include "sr/io/atomic_file.h"
+#include "sr/io/degrade.h"
 #include "sr/io/hdf5_patches.h"
 #include "sr/metrics.h"
 #include "sr/model.h"
@@ -30,8 +31,9 @@ struct Options {
   sr::cli::ModelFlags model;
   int r = 0, epochs = 20, batch = 16, patience = 5, halve_after = 3, crop = 0, seed = 1,
       sample_rate = 16000, max_batches = 0, val_max = 0;
-  std::string lr = "3e-4", weight_decay = "0", clip_norm = "0";
-  bool quiet = false;
+  std::string lr = "3e-4", weight_decay = "0", clip_norm = "0", high_band = "1";
+  bool quiet = false, degrade = false;
+  std::string degrade_cutoff = "0.7";
   int threads = 0;
 };
 
@@ -97,8 +99,31 @@ struct ValResult {
   double loss = 0, snr = 0, spline_snr = 0, lsd = 0, spline_lsd = 0;
 };
 
+// A seed per (run seed, epoch, batch, patch) for --degrade: new degradations every epoch, the same
+// ones again when a run is resumed.
+uint64_t patch_seed(uint64_t seed, int64_t epoch, int64_t batch, int64_t p) {
+  uint64_t z = seed * 0x9E3779B97F4A7C15ull ^ static_cast<uint64_t>(epoch) * 0xBF58476D1CE4E5B9ull ^
+               static_cast<uint64_t>(batch) * 0x94D049BB133111EBull ^ static_cast<uint64_t>(p);
+  z = (z ^ (z >> 31)) * 0xD6E8FEB86659FD93ull;
+  return z ^ (z >> 32);
+}
+
+// With --degrade the input is made here from the high-rate `label` (data is ignored).
+struct InputMaker {
+  const sr::DegradeOptions* degrade = nullptr;  // null: the file's `data`
+  std::vector<float> high;
+  // data, label: one patch of the file (label is replaced by the gain-scaled target).
+  void make(float* data, float* label, int64_t length, uint64_t seed) {
+    if (!degrade) return;
+    high.assign(label, label + length);
+    const std::vector<float> x = sr::degrade(high, *degrade, seed);
+    std::copy(x.begin(), x.end(), data);
+    std::copy(high.begin(), high.end(), label);
+  }
+};
+
 ValResult validate(sr::Trainer& trainer, const sr::PatchFile& val, int64_t patch, int batch,
-                   int64_t max_patches) {
+                   int64_t max_patches, InputMaker& maker) {
   const int64_t count = max_patches > 0 ? std::min(max_patches, val.count()) : val.count();
   const int64_t file_length = val.length();
   std::vector<float> data(batch * file_length), label(batch * file_length);
@@ -108,14 +133,17 @@ ValResult validate(sr::Trainer& trainer, const sr::PatchFile& val, int64_t patch
   double weight = 0;
   for (int64_t first = 0; first < count; first += batch) {
     const int64_t n = std::min<int64_t>(batch, count - first);
-    val.read(first, n, data.data(), label.data());
+    val.read(first, n, maker.degrade ? nullptr : data.data(), label.data());
+    for (int64_t p = 0; p < n; ++p)  // the same degradation of each patch every epoch
+      maker.make(&data[p * file_length], &label[p * file_length], file_length,
+                 patch_seed(0x5EED, -1, first + p, 0));
     for (int64_t p = 0; p < n; ++p) {  // the central crop when patches are longer than the model's
       const int64_t off = (file_length - patch) / 2;
       std::copy_n(&data[p * file_length + off], patch, &x[p * patch]);
       std::copy_n(&label[p * file_length + off], patch, &t[p * patch]);
     }
     trainer.predict(x.data(), n, patch, y.data());
-    r.loss += sr::loss_and_grad(sr::LossKind::mse, y.data(), t.data(), n, patch, nullptr) * n;
+    r.loss += sr::loss_and_grad(trainer.options().loss, y.data(), t.data(), n, patch, nullptr) * n;
     weight += n;
     all_ref.insert(all_ref.end(), t.begin(), t.begin() + n * patch);
     all_model.insert(all_model.end(), y.begin(), y.begin() + n * patch);
@@ -134,12 +162,14 @@ int run(int argc, char** argv) {
   sr::cli::ArgParser p(
       "sr-train", "sr-train --train T.h5 --val V.h5 --model tfilm --r R --out DIR [options]",
       "Trains a network from scratch on HDF5 patches made by sr-prep (or the originals'\n"
-      "prep_vctk.py `data`/`label`, or the PyTorch port's `X`/`Y`). Each epoch validates (MSE, "
-      "SNR,\n"
-      "LSD next to the spline baseline), writes DIR/checkpoint.safetensors (resumable) and, when\n"
-      "validation improves, DIR/model.safetensors (what sr-infer loads), appends to DIR/log.csv\n"
-      "and redraws DIR/loss.svg. Files are replaced atomically: killing the run loses at most the\n"
-      "current epoch.");
+      "prep_vctk.py `data`/`label`, or the PyTorch port's `X`/`Y`). Each epoch validates (the\n"
+      "training loss, SNR, LSD next to the spline baseline), writes DIR/checkpoint.safetensors\n"
+      "(resumable) and, when validation improves, DIR/model.safetensors (what sr-infer loads),\n"
+      "appends to DIR/log.csv and redraws DIR/loss.svg. Files are replaced atomically: killing\n"
+      "the run loses at most the current epoch. With --degrade only `label` is read: each epoch\n"
+      "makes new low-rate inputs from it (anti-alias IIR filters of five families, scipy's\n"
+      "decimate, libsoxr, plain subsampling, G.711, random gain; seeded, the same on --resume);\n"
+      "validation patches get one fixed degradation each. Pass the same flags with --resume.");
   p.option("train", 0, "FILE", "training patches (.h5)", &o.train);
   p.option("val", 0, "FILE", "validation patches (.h5)", &o.val);
   p.option("out", 'o', "DIR", "output directory", &o.out);
@@ -148,7 +178,16 @@ int run(int argc, char** argv) {
   p.option("epochs", 'e', "N", "epochs", &o.epochs);
   p.option("batch-size", 'b', "N", "patches per step", &o.batch);
   p.option("lr", 0, "LR", "Adam learning rate", &o.lr);
-  p.option("loss", 0, "NAME", "mse (PyTorch port) or rmse (TF original, per patch)", &o.loss);
+  p.option("loss", 0, "SPEC",
+           "mse (PyTorch port), rmse (TF original), mae, mrstft, or a sum like mae+0.5*mrstft",
+           &o.loss);
+  p.option("loss-high-band", 0, "W", "mrstft: weight of the bins above 1/r of the Nyquist",
+           &o.high_band);
+  p.flag("degrade", 0,
+         "random degradations of 'label' as the input, new each epoch (input_filter=varied)",
+         &o.degrade);
+  p.option("degrade-cutoff", 0, "F", "--degrade: lowest filter cutoff, of the low-rate Nyquist",
+           &o.degrade_cutoff);
   p.option("weight-decay", 0, "W", "AdamW decoupled weight decay", &o.weight_decay);
   p.option("clip-norm", 0, "N", "global gradient-norm clipping, 0 = off", &o.clip_norm);
   p.option("crop", 0, "N", "random N-sample crops of each patch; N = the model's patch length",
@@ -168,7 +207,13 @@ int run(int argc, char** argv) {
   sr::set_cpu_threads(o.threads);
   if (o.train.empty() || o.val.empty()) throw UsageError("--train and --val are required");
   if (o.batch < 1 || o.epochs < 1) throw UsageError("--batch-size and --epochs must be >= 1");
-  if (o.loss != "mse" && o.loss != "rmse") throw UsageError("--loss must be mse or rmse");
+  sr::LossSpec loss;
+  try {
+    loss = sr::parse_loss(o.loss);
+  } catch (const sr::Error& e) {
+    throw UsageError(std::string("--loss: ") + e.what());
+  }
+  loss.high_band_weight = parse_float("--loss-high-band", o.high_band);
 
   sr::PatchFile train(o.train), val(o.val);
   if (train.length() != val.length())
@@ -177,12 +222,24 @@ int run(int argc, char** argv) {
     sr::fail(o.train, ": ", train.count(), " patches, fewer than one batch of ", o.batch);
   const int64_t patch = o.crop > 0 ? o.crop : train.length();
   if (patch > train.length()) throw UsageError("--crop is longer than the patches");
+  sr::DegradeOptions degrade;
+  InputMaker maker;
+  if (o.degrade) {
+    if (o.r < 2) throw UsageError("--degrade needs --r (2 or more)");
+    degrade.r = o.r;
+    degrade.cutoff_min = parse_float("--degrade-cutoff", o.degrade_cutoff);
+    if (!(degrade.cutoff_min >= 0.1 && degrade.cutoff_min <= 1.0))
+      throw UsageError("--degrade-cutoff must be in [0.1, 1]");
+    if (train.length() % o.r != 0)
+      sr::fail("patches of ", train.length(), " samples are not a multiple of r = ", o.r);
+    maker.degrade = &degrade;
+  }
 
   sr::TrainOptions to;
   to.lr = parse_float("--lr", o.lr);
   to.weight_decay = parse_float("--weight-decay", o.weight_decay);
   to.clip_norm = parse_float("--clip-norm", o.clip_norm);
-  to.loss = o.loss == "mse" ? sr::LossKind::mse : sr::LossKind::rmse;
+  to.loss = loss;
   to.seed = static_cast<uint64_t>(o.seed);
 
   std::filesystem::create_directories(o.out);
@@ -206,12 +263,17 @@ int run(int argc, char** argv) {
     best = std::stod(get("train_best_val"));
     to.lr = std::stof(get("train_lr"));
   } else {
-    initial = sr::init_weights(o.model.config(static_cast<int>(patch), o.sample_rate, o.r),
-                               static_cast<uint64_t>(o.seed));
+    sr::ModelConfig config = o.model.config(static_cast<int>(patch), o.sample_rate, o.r);
+    if (o.degrade) {
+      config.input_filter.family = sr::InputFilter::Family::varied;
+      config.input_filter.cutoff = static_cast<float>(degrade.cutoff_min);
+    }
+    initial = sr::init_weights(config, static_cast<uint64_t>(o.seed));
   }
   auto backend = sr::make_cpu_backend();
   sr::Trainer trainer(initial, *backend, to);
   initial = {};
+  trainer.options().loss.ratio = trainer.config().ratio;  // --loss-high-band's cutoff
   if (trainer.config().patch_length != patch)
     sr::fail("checkpoint patch length ", trainer.config().patch_length, " differs from ", patch);
   if (o.resume.empty()) {
@@ -251,8 +313,12 @@ int run(int argc, char** argv) {
     auto last_report = start;
     for (int64_t bi = 0; bi < batches; ++bi) {
       for (int p = 0; p < o.batch; ++p) {
-        train.read(order[bi * o.batch + p], 1, one_d.data(), one_l.data());
-        std::uniform_int_distribution<int64_t> pick(0, file_length - patch);
+        train.read(order[bi * o.batch + p], 1, o.degrade ? nullptr : one_d.data(), one_l.data());
+        maker.make(one_d.data(), one_l.data(), file_length,
+                   patch_seed(static_cast<uint64_t>(o.seed), epoch, bi, p));
+        // Degraded patches keep clear of their edges (filter and resampler transients).
+        const int64_t margin = o.degrade ? std::min<int64_t>(256, (file_length - patch) / 2) : 0;
+        std::uniform_int_distribution<int64_t> pick(margin, file_length - patch - margin);
         const int64_t off = pick(rng);
         std::copy_n(&one_d[off], patch, &x[p * patch]);
         std::copy_n(&one_l[off], patch, &t[p * patch]);
@@ -270,7 +336,7 @@ int run(int argc, char** argv) {
     }
     const double train_seconds = seconds_since(start);
     if (!o.quiet) std::fprintf(stderr, "\n");
-    const ValResult v = validate(trainer, val, patch, o.batch, o.val_max);
+    const ValResult v = validate(trainer, val, patch, o.batch, o.val_max, maker);
     const double train_loss = loss_sum / batches;
     train_curve.push_back(train_loss);
     val_curve.push_back(v.loss);
@@ -280,6 +346,7 @@ int run(int argc, char** argv) {
       stale = 0;
       sr::WeightFile model = trainer.weights();
       model.metadata["train_epoch"] = std::to_string(epoch + 1);
+      if (o.degrade) model.metadata["training_degradations"] = sr::degrade_description(degrade);
       sr::save_weights(model_path, model);
     } else if (++stale % std::max(1, o.halve_after) == 0) {
       trainer.options().lr *= 0.5f;
@@ -293,6 +360,7 @@ int run(int argc, char** argv) {
     }
     sr::WeightFile ckpt = trainer.checkpoint();
     ckpt.metadata["train_epoch"] = std::to_string(epoch + 1);
+    if (o.degrade) ckpt.metadata["training_degradations"] = sr::degrade_description(degrade);
     ckpt.metadata["train_stale_epochs"] = std::to_string(stale);
     char best_text[32];
     std::snprintf(best_text, sizeof best_text, "%.17g", best);
