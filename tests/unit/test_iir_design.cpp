@@ -53,3 +53,29 @@ TEST_CASE("iir_lowpass_sos refuses orders and cutoffs out of range", "[io][iir]"
   spec.cutoff = 1.0;
   REQUIRE_THROWS(sr::iir_lowpass_sos(spec));
 }
+
+TEST_CASE("iir_lowpass_sos designs every filter the degradations draw", "[io][iir]") {
+  // The corners of sr::degrade's ranges: orders 2-12, cutoffs 0.7/r .. 1/r for r = 2..8,
+  // ripple 0.05-1 dB, stop band 30-80 dB. Each design is stable with a pass band near 1.
+  for (sr::IirFamily f : {sr::IirFamily::butter, sr::IirFamily::cheby1, sr::IirFamily::cheby2,
+                          sr::IirFamily::ellip, sr::IirFamily::bessel})
+    for (int order = 2; order <= 12; ++order)
+      for (double cutoff : {0.0875, 0.125, 0.35, 0.4, 0.5})
+        for (double rp : {0.05, 0.3, 1.0})
+          for (double rs : {30.0, 55.0, 80.0}) {
+            sr::IirSpec spec;
+            spec.family = f;
+            spec.order = order;
+            spec.cutoff = cutoff;
+            spec.ripple_db = rp;
+            spec.stop_db = rs;
+            INFO(sr::iir_family_name(f)
+                 << " order " << order << " cutoff " << cutoff << " rp " << rp << " rs " << rs);
+            const auto sos = sr::iir_lowpass_sos(spec);
+            for (const sr::Biquad& s : sos) REQUIRE(std::fabs(s[5]) < 1.0);  // poles inside
+            const double dc = sr::sos_magnitude(sos, 0.0);
+            REQUIRE(dc > 0.85);
+            REQUIRE(dc < 1.0 + 1e-9);
+            REQUIRE(sr::sos_magnitude(sos, 0.999) < 0.5);
+          }
+}
