@@ -17,7 +17,9 @@
 #include "sr/io/atomic_file.h"
 #include "sr/io/audio.h"
 #include "sr/io/decimate.h"
+#include "sr/io/degrade.h"
 #include "sr/io/hdf5_patches.h"
+#include "sr/io/prep_schemes.h"
 #include "sr/io/resample.h"
 #include "sr/io/spline.h"
 
@@ -28,10 +30,11 @@ using sr::cli::UsageError;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string file_list, in_dir, out, out_dir, split, sam = "1.0";
+  std::string file_list, in_dir, out, out_dir, split, sam = "1.0", downsample, silence = "0";
   int scale = 2, dimension = 8192, stride = 4096, sr = 16000, batch_size = 128, seed = 0;
-  bool low_pass = false, interpolate = false, quiet = false;
-  double keep = 1.0;  // --sam parsed
+  bool low_pass = false, interpolate = false, quiet = false, mvn = false;
+  double keep = 1.0;         // --sam parsed
+  double silence_ratio = 0;  // --silence-filter parsed (0 = off)
 };
 
 double seconds_since(Clock::time_point t) {
@@ -130,6 +133,33 @@ std::vector<float> load_mono(const std::string& path, int rate) {
   return a.sample_rate == rate ? x : sr::resample(x, a.sample_rate, rate);
 }
 
+// The spline-interpolated low-rate input of one file by --downsample (x may be rescaled in place by
+// `varied`'s random gain, which the label then shares).
+std::vector<float> low_rate_input(const Options& o, std::vector<float>& x, std::mt19937_64& gen) {
+  const int r = o.scale;
+  std::string scheme = o.downsample;
+  if (scheme == "mix") {  // the recipe's "random": one of its three schemes per file
+    static const char* const kSchemes[3] = {"cheby1", "decimate", "fft"};
+    scheme = kSchemes[below(gen, 3)];
+  }
+  std::vector<float> low;
+  if (scheme == "decimate") {
+    low = sr::decimate(x, r);
+  } else if (scheme == "cheby1") {
+    low = sr::cheby1_causal_subsample(x, r);
+  } else if (scheme == "fft") {
+    low = sr::fft_resample(x, x.size() / r);
+  } else if (scheme == "varied") {
+    sr::DegradeOptions d;
+    d.r = r;
+    return sr::degrade(x, d, gen());
+  } else {
+    low.reserve(x.size() / r);
+    for (size_t i = 0; i < x.size(); i += r) low.push_back(x[i]);
+  }
+  return sr::spline_upsample(low, r);
+}
+
 // Writes the patches of `files` to `out`; returns what it did.
 Totals make_patches(const Options& o, const std::vector<std::string>& files, const std::string& out,
                     const std::string& label, std::mt19937_64& gen) {
@@ -138,8 +168,12 @@ Totals make_patches(const Options& o, const std::vector<std::string>& files, con
   Totals t;
   Progress progress(o.quiet);
   std::vector<float> data, labels;
+  // --downsample mix/varied draw per file from their own generator (--sam's stays as it was).
+  std::mt19937_64 scheme_gen(static_cast<uint64_t>(o.seed) * 0x9E3779B97F4A7C15ull + 2);
   for (size_t f = 0; f < files.size(); ++f) {
     std::vector<float> x = load_mono(files[f], o.sr);
+    if (o.silence_ratio > 0) x = sr::trim_silence(x, o.silence_ratio, 2048, 1024);
+    if (o.mvn) sr::mean_variance_normalize(x);
     x.resize(x.size() - x.size() % r);  // crop to a multiple of r
     t.files += 1;
     t.seconds += static_cast<double>(x.size()) / o.sr;
@@ -147,18 +181,12 @@ Totals make_patches(const Options& o, const std::vector<std::string>& files, con
       t.short_files += 1;
       continue;  // no patch fits; the originals skip such files the same way
     }
-    std::vector<float> low;
-    if (o.low_pass) {
-      try {
-        low = sr::decimate(x, r);
-      } catch (const sr::Error& e) {
-        sr::fail(files[f], ": ", e.what());
-      }
-    } else {
-      low.reserve(x.size() / r);
-      for (size_t i = 0; i < x.size(); i += r) low.push_back(x[i]);
+    std::vector<float> interp;
+    try {
+      interp = low_rate_input(o, x, scheme_gen);
+    } catch (const sr::Error& e) {
+      sr::fail(files[f], ": ", e.what());
     }
-    const std::vector<float> interp = sr::spline_upsample(low, r);
     SR_CHECK(interp.size() == x.size(), "spline length");
     data.clear();
     labels.clear();
@@ -183,7 +211,10 @@ Totals make_patches(const Options& o, const std::vector<std::string>& files, con
   writer.set_attribute("sample_rate", int64_t{o.sr});
   writer.set_attribute("dimension", int64_t{d});
   writer.set_attribute("stride", int64_t{o.stride});
-  writer.set_attribute("low_pass", int64_t{o.low_pass ? 1 : 0});
+  writer.set_attribute("low_pass", int64_t{o.downsample == "decimate" ? 1 : 0});
+  writer.set_attribute("downsample", o.downsample);
+  writer.set_attribute("mvn", int64_t{o.mvn ? 1 : 0});
+  writer.set_attribute("silence_filter", o.silence);
   writer.set_attribute("interpolate", int64_t{1});
   writer.set_attribute("seed", int64_t{o.seed});
   writer.set_attribute("sam", o.sam);
@@ -201,8 +232,10 @@ void report(const Options& o, const std::string& out, const Totals& t, double el
                "%s: %lld patches of %d (r = %d, %s), from %lld files, %.1f s of audio "
                "(%.2f h)",
                out.c_str(), static_cast<long long>(t.patches), o.dimension, o.scale,
-               o.low_pass ? "low-pass" : "subsampled", static_cast<long long>(t.files), t.seconds,
-               t.seconds / 3600.0);
+               o.downsample == "subsample"  ? "subsampled"
+               : o.downsample == "decimate" ? "low-pass"
+                                            : o.downsample.c_str(),
+               static_cast<long long>(t.files), t.seconds, t.seconds / 3600.0);
   if (t.short_files)
     std::fprintf(stderr, "; %lld shorter than a patch", static_cast<long long>(t.short_files));
   if (t.dropped)
@@ -322,6 +355,13 @@ int run(int argc, char** argv) {
   p.option("stride", 0, "N", "distance between patch starts", &o.stride);
   p.option("sr", 0, "HZ", "high sample rate; other rates are resampled (soxr HQ)", &o.sr);
   p.flag("low-pass", 0, "decimate (Chebyshev I + zero phase) instead of x[::r]", &o.low_pass);
+  p.option("downsample", 0, "NAME",
+           "subsample, decimate, cheby1, fft, mix or varied (below; default subsample)",
+           &o.downsample);
+  p.flag("mvn", 0, "mean-variance normalise each file (after the silence filter)", &o.mvn);
+  p.option("silence-filter", 0, "T",
+           "trim leading/trailing frames below energy ratio T of the loudest (0 = off)",
+           &o.silence);
   p.flag("interpolate", 0, "accepted for compatibility: the spline is always on", &o.interpolate);
   p.option("batch-size", 'b', "N", "keep a multiple of N patches (the first ones)", &o.batch_size);
   p.option("sam", 0, "P", "keep each patch with probability P", &o.sam);
@@ -337,7 +377,14 @@ int run(int argc, char** argv) {
       "librosa's float32 ran in float32, 1e-5 away); --sam is seeded. --split shuffles the\n"
       "FILES (seeded) and splits them, so no recording lands in two parts; test.txt lists the\n"
       "test files for sr-eval. HDF5 attributes record scale, sample_rate, dimension, stride,\n"
-      "low_pass, sam and seed.\n"
+      "low_pass, downsample, mvn, silence_filter, sam and seed.\n"
+      "The robust-SR recipe (tan90xx/audio-super-resolution-tf, after Wang & Wang, TASLP 2021):\n"
+      "--silence-filter 0.05 --mvn --downsample mix --dimension 2048 --stride 1024. Its schemes:\n"
+      "cheby1 = Chebyshev I order 8, 1 dB ripple, cutoff 1/r of Nyquist, causal, then x[::r];\n"
+      "decimate = scipy's decimate (= --low-pass); fft = scipy.signal.resample; mix = one of\n"
+      "the three per file (seeded). varied = sr-train --degrade's draw per file (the label\n"
+      "shares its random gain). The silence filter is librosa.effects.trim at -10 log10(T) dB\n"
+      "(2048-sample frames, hop 1024), as the recipe's code calls it.\n"
       "Exit codes: 0 success, 1 error (bad input or output), 2 usage error.");
   if (!p.parse(argc, argv)) return 0;
   if (o.file_list.empty() && o.in_dir.empty())
@@ -351,6 +398,24 @@ int run(int argc, char** argv) {
   if (o.stride < 1) throw UsageError("--stride must be positive");
   if (o.sr < 1000 || o.sr > 768000) throw UsageError("--sr must be between 1000 and 768000");
   if (o.batch_size < 1) throw UsageError("--batch-size must be positive");
+  if (o.low_pass && !o.downsample.empty() && o.downsample != "decimate")
+    throw UsageError("--low-pass is --downsample decimate; give one of them");
+  if (o.downsample.empty()) o.downsample = o.low_pass ? "decimate" : "subsample";
+  {
+    bool known = false;
+    for (const char* name : {"subsample", "decimate", "cheby1", "fft", "mix", "varied"})
+      known = known || o.downsample == name;
+    if (!known)
+      throw UsageError("--downsample must be subsample, decimate, cheby1, fft, mix or varied");
+    size_t used = 0;
+    try {
+      o.silence_ratio = std::stod(o.silence, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != o.silence.size() || !(o.silence_ratio >= 0 && o.silence_ratio < 1))
+      throw UsageError("--silence-filter must be a ratio in [0, 1), got '" + o.silence + "'");
+  }
   {
     size_t used = 0;
     try {
