@@ -347,6 +347,7 @@ int run(int argc, char** argv) {
       sr::WeightFile model = trainer.weights();
       model.metadata["train_epoch"] = std::to_string(epoch + 1);
       if (o.degrade) model.metadata["training_degradations"] = sr::degrade_description(degrade);
+      model.metadata["training_loss"] = o.loss;
       sr::save_weights(model_path, model);
     } else if (++stale % std::max(1, o.halve_after) == 0) {
       trainer.options().lr *= 0.5f;
