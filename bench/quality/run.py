@@ -32,8 +32,10 @@ and the lag that best aligns output and reference (a diagnostic; metrics use lag
 Each invocation runs one sr-infer configuration under --label and writes OUT/results_<label>.json;
 baselines are cached in OUT/baselines.json. Every run then rebuilds OUT/summary.json (aggregates per
 label, r, content, input kind and method: medians, means, counts) and OUT/table.md from all labels
-in OUT, so two configurations (e.g. `--label current` and `--label raw --infer-args=--raw`) land
-side by side. Figures: OUT/figures/<r>_<kind>_<file>.png (reference / input / band-limited /
+in OUT (or --table-labels), so two configurations (e.g. `--label current` and
+`--label raw --infer-args=--raw`) land side by side, compared on the runs all of them have (a label
+run with a smaller --max-files-per-source has a subset of a larger one's files: same seed, same
+order). Figures: OUT/figures/<r>_<kind>_<file>.png (reference / input / band-limited /
 noise-fill / each label's output) for --figures references per r and kind (speech first, then
 music).
 
@@ -242,15 +244,24 @@ def content_of(ref):
     return "music" if ref.get("kind") == "music" else "speech"
 
 
-def rebuild_summary(out_dir, keys_wanted=None):
-    """Aggregates every results_<label>.json in out_dir with the cached baselines over the same
-    (reference, r, kind) keys; writes summary.json and table.md. Returns the Markdown."""
+def rebuild_summary(out_dir, only_labels=None):
+    """Aggregates the results_<label>.json in out_dir (all, or only_labels) with the cached
+    baselines, over the (reference, r, kind) runs that every one of those labels has (so labels
+    run with different --max-files-per-source are compared on the same files); writes
+    summary.json and table.md. Returns the Markdown."""
     labels = {}
     for fn in sorted(os.listdir(out_dir)):
         if fn.startswith("results_") and fn.endswith(".json"):
             with open(os.path.join(out_dir, fn)) as f:
                 d = json.load(f)
-            labels[d["label"]] = d
+            if not only_labels or d["label"] in only_labels:
+                labels[d["label"]] = d
+    common = None
+    for d in labels.values():
+        ks = {(row["key"], row["r"], row["kind"]) for row in d["files"]}
+        common = ks if common is None else common & ks
+    for d in labels.values():
+        d["files"] = [row for row in d["files"] if (row["key"], row["r"], row["kind"]) in common]
     bpath = os.path.join(out_dir, "baselines.json")
     base = json.load(open(bpath))["results"] if os.path.exists(bpath) else {}
     groups = defaultdict(list)  # (r, content, kind, method) -> rows
@@ -294,7 +305,7 @@ def fmt(agg, m, digits=2):
 
 
 def markdown_tables(summary, runs):
-    lines = []
+    lines = ["Labels are compared on the runs that all of them have."]
     for label, d in runs.items():
         lines.append(f"- `{label}`: `{' '.join(d.get('command', []))}` "
                      f"(sr-infer {d.get('sr_infer_sha256', '')[:12]}, {d.get('date', '')}, "
@@ -513,11 +524,14 @@ def main():
     ap.add_argument("--figures", type=int, default=2, help="references per (r, kind) drawn")
     ap.add_argument("--keep-audio", action="store_true", help="keep every output, not only the figures'")
     ap.add_argument("--summary-only", action="store_true", help="rebuild summary.json and table.md, run nothing")
+    ap.add_argument("--table-labels", default="",
+                    help="comma list of labels in summary and table (default: every results_<label>.json in OUT)")
     a = ap.parse_args()
 
     os.makedirs(a.out, exist_ok=True)
+    table_labels = set(x for x in a.table_labels.split(",") if x) or None
     if a.summary_only:
-        print(rebuild_summary(a.out))
+        print(rebuild_summary(a.out, table_labels))
         return
     exe = os.path.abspath(a.sr_infer)
     if not os.path.exists(exe):
@@ -646,7 +660,7 @@ def main():
         json.dump(bcache, f)
     os.replace(bpath + ".tmp", bpath)
     nfig = render_figures(a.out, a.refs, refs, io_items, chosen) if a.figures > 0 else 0
-    md = rebuild_summary(a.out)
+    md = rebuild_summary(a.out, table_labels)
     print(md)
     print(f"run: {len(jobs)} sr-infer runs ({n_fail} failed) in {wall:.0f} s "
           f"(sr-infer {infer_seconds:.0f} s); {nfig} figures; {a.out}/table.md, summary.json, "
