@@ -1,4 +1,4 @@
-// sr-model: create a freshly initialised model file, or describe one.
+// sr-model: create a freshly initialised model file, describe one, or change a usage setting.
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -73,14 +73,43 @@ int info(int argc, char** argv) {
   return 0;
 }
 
+// Metadata keys that describe how a model is used, not what it computes: safe to change in place.
+const char* const kSettableKeys[] = {"generated_gain_db"};
+
+int set(int argc, char** argv) {
+  std::string path, assignment;
+  sr::cli::ArgParser p(
+      "sr-model set", "sr-model set FILE KEY=VALUE",
+      "Changes one usage setting in a model file's metadata, in place (atomically):\n"
+      "generated_gain_db (sr-infer's default gain, in dB, on what the network\n"
+      "generates above the low rate's Nyquist; from the quality harness).");
+  p.positional("FILE", "model .safetensors file", &path);
+  p.positional("KEY=VALUE", "the setting", &assignment);
+  if (!p.parse(argc, argv)) return 0;
+  const size_t eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw UsageError("expected KEY=VALUE, got '" + assignment + "'");
+  const std::string key = assignment.substr(0, eq), value = assignment.substr(eq + 1);
+  bool settable = false;
+  for (const char* k : kSettableKeys) settable |= key == k;
+  if (!settable) throw UsageError("'" + key + "' cannot be set: only generated_gain_db");
+  sr::WeightFile file = sr::load_weights(path);
+  file.metadata[key] = value;
+  sr::config_from_metadata(file.metadata);  // validates the new value with every other
+  sr::save_weights(path, file);
+  std::fprintf(stderr, "%s: %s = %s\n", path.c_str(), key.c_str(), value.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   return sr::cli::run_main("sr-model", argv, [&] {
     const std::string usage =
         "usage: sr-model init OUT.safetensors [options]   create an untrained model\n"
-        "       sr-model info FILE [--json]               describe a model file\n";
-    if (argc < 2) throw UsageError("missing command: init or info (see sr-model --help)");
+        "       sr-model info FILE [--json]               describe a model file\n"
+        "       sr-model set FILE KEY=VALUE               change a usage setting\n";
+    if (argc < 2) throw UsageError("missing command: init, info or set (see sr-model --help)");
     std::string cmd = argv[1];
     if (cmd == "-h" || cmd == "--help") {
       std::cout << usage;
@@ -88,6 +117,8 @@ int main(int argc, char** argv) {
     }
     if (cmd == "init") return init(argc - 1, argv + 1);
     if (cmd == "info") return info(argc - 1, argv + 1);
-    throw UsageError("unknown command '" + cmd + "': expected init or info (see sr-model --help)");
+    if (cmd == "set") return set(argc - 1, argv + 1);
+    throw UsageError("unknown command '" + cmd +
+                     "': expected init, info or set (see sr-model --help)");
   });
 }

@@ -121,3 +121,18 @@ read -r rate ch frames <<<"$(helper info raw.wav)"
 [[ "$rate $ch $frames" == "16000 1 61000" ]] || fail "--raw gave $rate $ch $frames"
 grep -q "raw network output" LAST.err || fail "no raw notice: $(cat LAST.err)"
 echo "    ok"
+
+check "sr-model set generated_gain_db: used by sr-infer, validated, only usage keys"
+cp "$MODELS/speech_r2.safetensors" m.safetensors
+run_ok "$BIN/sr-model" set m.safetensors generated_gain_db=-30
+"$BIN/sr-model" info m.safetensors | grep -q "generated_gain_db = -30" || fail "info does not show the new gain"
+run_ok "$INFER" "$EXAMPLES/speech_ru_8k.wav" g30.wav -m m.safetensors
+run_ok "$INFER" "$EXAMPLES/speech_ru_8k.wav" g30b.wav -m m.safetensors --generated-gain -30
+cmp -s g30.wav g30b.wav || fail "the model's generated_gain_db is not sr-infer's default"
+cmp -s g30.wav auto.wav && fail "generated_gain_db -30 changed nothing"
+rc=0; "$BIN/sr-model" set m.safetensors generated_gain_db=4 2>err.txt || rc=$?
+((rc == 1)) || fail "an out-of-range gain: exit $rc"
+rc=0; "$BIN/sr-model" set m.safetensors filters=[1] 2>err.txt || rc=$?
+((rc == 2)) || fail "a structural key: exit $rc"
+"$BIN/sr-model" info m.safetensors | grep -q "generated_gain_db = -30" || fail "a refused set changed the file"
+echo "    ok"
