@@ -30,6 +30,15 @@ void ModelFlags::add_to(ArgParser& p, const std::string& arch_flag, char arch_sh
   p.option("gate", 0, "NAME", "tfilm LSTM gates: sigmoid or hard_sigmoid", &gate);
   p.option("attention-layers", 0, "N", "afilm encoder layers", &attention_layers);
   p.option("ff-dim", 0, "N", "afilm feed-forward width", &ff_dim);
+  p.option("final-kernel", 0, "N", "final conv kernel size", &final_kernel);
+  p.option("activation", 0, "NAME",
+           "originals (LeakyReLU down, ReLU up) or prelu (one learned slope per block)",
+           &activation);
+  p.option("dropout", 0, "RATE", "block dropout rate in training", &dropout);
+  p.option(
+      "dropout-every", 0, "N",
+      "0: dropout in the bottleneck and up blocks; N: in down and up blocks of every N-th level",
+      &dropout_every);
 }
 
 ModelConfig ModelFlags::config(int patch_length, int sample_rate, int ratio) const {
@@ -55,6 +64,22 @@ ModelConfig ModelFlags::config(int patch_length, int sample_rate, int ratio) con
   if (gate != "sigmoid" && gate != "hard_sigmoid")
     throw UsageError("--gate must be sigmoid or hard_sigmoid");
   c.gate = gate == "sigmoid" ? GateActivation::sigmoid : GateActivation::hard_sigmoid;
+  if (activation != "originals" && activation != "prelu")
+    throw UsageError("--activation must be originals or prelu");
+  c.block_activation = activation == "prelu" ? ModelConfig::BlockActivation::prelu
+                                             : ModelConfig::BlockActivation::originals;
+  size_t used = 0;
+  try {
+    c.block_dropout = std::stof(dropout, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != dropout.size() || !(c.block_dropout >= 0.0f && c.block_dropout < 1.0f))
+    throw UsageError("--dropout must be a rate in [0, 1), got '" + dropout + "'");
+  if (dropout_every < 0 || dropout_every > 64)
+    throw UsageError("--dropout-every must be between 0 and 64");
+  c.dropout_every = dropout_every;
+  c.final_kernel = final_kernel;
   c.attention_layers = attention_layers;
   c.ff_dim = ff_dim;
   c.patch_length = patch_length;

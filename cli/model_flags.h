@@ -9,9 +9,10 @@
 namespace sr::cli {
 
 struct ModelFlags {
-  std::string arch = "tfilm", filters, kernels, block_policy, subpixel_order, gate = "sigmoid";
-  int layers = 4, bottleneck_filters = 512, bottleneck_kernel = 9, ff_dim = 2048,
-      attention_layers = 4;
+  std::string arch = "tfilm", filters, kernels, block_policy, subpixel_order, gate = "sigmoid",
+              activation = "originals", dropout = "0.5";
+  int layers = 4, bottleneck_filters = 512, bottleneck_kernel = 9, final_kernel = 9, ff_dim = 2048,
+      attention_layers = 4, dropout_every = 0;
 
   // Registers the flags; the architecture flag is `arch_flag` (sr-train keeps the originals'
   // --model).

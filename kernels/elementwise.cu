@@ -17,6 +17,16 @@ __global__ void leaky_relu_kernel(const float* __restrict__ x, float* __restrict
   }
 }
 
+// alpha: one slope in device memory (a weight), read by every thread.
+__global__ void prelu_kernel(const float* __restrict__ x, float* __restrict__ y, int n,
+                             const float* __restrict__ alpha) {
+  const float a = *alpha;
+  SR_GRID_STRIDE(i, n) {
+    const float v = x[i];
+    y[i] = v > 0.0f ? v : a * v;
+  }
+}
+
 __global__ void relu_kernel(const float* __restrict__ x, float* __restrict__ y, int n) {
   SR_GRID_STRIDE(i, n) {
     const float v = x[i];
@@ -72,6 +82,18 @@ void leaky_relu_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   if (n == 0) return;
   leaky_relu_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
       x.data, y.data, n, call.params.alpha);
+  SR_CUDA_CHECK_LAUNCH();
+}
+
+// x: (B, L, C), alpha: (1) -> y: (B, L, C), y = x > 0 ? x : alpha * x
+void prelu_fwd_cuda(const OpCall& call, CudaContext& ctx) {
+  const TensorView& x = call.inputs[0];
+  const TensorView& y = call.output;
+  check_op_call(call);
+  const int n = checked_count(x, "prelu");
+  if (n == 0) return;
+  prelu_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
+      x.data, y.data, n, call.weights[0].data);
   SR_CUDA_CHECK_LAUNCH();
 }
 

@@ -14,6 +14,7 @@ void conv1d_fwd_cuda(const OpCall& call, CudaContext& ctx);
 // elementwise.cu
 void leaky_relu_fwd_cuda(const OpCall& call, CudaContext& ctx);
 void relu_fwd_cuda(const OpCall& call, CudaContext& ctx);
+void prelu_fwd_cuda(const OpCall& call, CudaContext& ctx);
 void add_fwd_cuda(const OpCall& call, CudaContext& ctx);
 void dropout_fwd_cuda(const OpCall& call, CudaContext& ctx);
 // pooling.cu

@@ -12,6 +12,7 @@ void conv1d_fwd(const OpCall& call);
 // elementwise.cpp
 void leaky_relu_fwd(const OpCall& call);
 void relu_fwd(const OpCall& call);
+void prelu_fwd(const OpCall& call);
 void add_fwd(const OpCall& call);
 // pooling.cpp
 void max_pool2_fwd(const OpCall& call);
@@ -37,6 +38,7 @@ void dropout_bwd(const OpGradCall& call);
 void conv1d_bwd(const OpGradCall& call);
 void leaky_relu_bwd(const OpGradCall& call);
 void relu_bwd(const OpGradCall& call);
+void prelu_bwd(const OpGradCall& call);
 void add_bwd(const OpGradCall& call);
 void max_pool2_bwd(const OpGradCall& call);
 void block_max_pool_bwd(const OpGradCall& call);

@@ -20,18 +20,24 @@ void check_unary_grad(const OpGradCall& call, const char* name) {
 }
 }  // namespace
 
-// x: (B, L, C) -> y: (B, L, C), y = x > 0 ? x : alpha * x
-void leaky_relu_fwd(const OpCall& call) {
+namespace {
+// x: (B, L, C) -> y: (B, L, C), y = x > 0 ? x : alpha * x: leaky_relu's fixed slope and prelu's
+// learned one.
+void slope_fwd(const OpCall& call, float alpha) {
   const TensorView& x = call.inputs[0];
   const TensorView& y = call.output;
-  check_op_call(call);  // shapes (infer_shape) and which views may be strided
-  const float alpha = call.params.alpha;
   const int64_t n = x.numel();
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
     const float v = x.data[i];
     y.data[i] = v > 0.0f ? v : alpha * v;
   }
+}
+}  // namespace
+
+void leaky_relu_fwd(const OpCall& call) {
+  check_op_call(call);  // shapes (infer_shape) and which views may be strided
+  slope_fwd(call, call.params.alpha);
 }
 
 // x, dy: (B, L, C) -> dx: (B, L, C), dx += x > 0 ? dy : alpha * dy
@@ -45,6 +51,32 @@ void leaky_relu_bwd(const OpGradCall& call) {
   const int64_t n = call.grad_output.numel();
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) dx[i] += x[i] > 0.0f ? dy[i] : alpha * dy[i];
+}
+
+// x: (B, L, C), alpha: (1) -> y: (B, L, C) (PReLU: one slope for every element)
+void prelu_fwd(const OpCall& call) {
+  check_op_call(call);
+  slope_fwd(call, call.weights[0].data[0]);
+}
+
+// x, dy: (B, L, C) -> dx += x > 0 ? dy : alpha * dy; dalpha += sum over x <= 0 of x * dy
+void prelu_bwd(const OpGradCall& call) {
+  check_unary_grad(call, "prelu_bwd");
+  const float* x = call.forward.inputs[0].data;
+  const float* dy = call.grad_output.data;
+  const float alpha = call.forward.weights[0].data[0];
+  const int64_t n = call.grad_output.numel();
+  if (float* dx = call.grad_inputs[0].data) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; ++i) dx[i] += x[i] > 0.0f ? dy[i] : alpha * dy[i];
+  }
+  if (float* da = call.grad_weights[0]) {
+    double sum = 0;  // one scalar from many products: accumulate in double
+#pragma omp parallel for schedule(static) reduction(+ : sum) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; ++i)
+      if (!(x[i] > 0.0f)) sum += static_cast<double>(x[i]) * dy[i];
+    da[0] += static_cast<float>(sum);
+  }
 }
 
 // x: (B, L, C) -> y: (B, L, C), y = max(x, 0)

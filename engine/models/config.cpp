@@ -165,6 +165,10 @@ std::map<std::string, std::string> config_to_metadata(const ModelConfig& c) {
     m["input_filter_ripple_db"] = short_float(c.input_filter.ripple_db);
   }
   if (c.arch == Arch::tfilm) m["gate"] = gate_name(c.gate);
+  // Written only when they differ from the originals, so older files read back unchanged.
+  if (c.block_activation == ModelConfig::BlockActivation::prelu) m["block_activation"] = "prelu";
+  if (c.block_dropout != 0.5f) m["block_dropout"] = short_float(c.block_dropout);
+  if (c.dropout_every != 0) m["dropout_every"] = std::to_string(c.dropout_every);
   if (c.arch == Arch::afilm) {
     m["attention_layers"] = std::to_string(c.attention_layers);
     m["attention_heads"] = std::to_string(c.attention_heads);
@@ -209,6 +213,16 @@ ModelConfig config_from_metadata(const std::map<std::string, std::string>& metad
     c.ff_dim = r.integer("ff_dim", 1, 1 << 16);
     c.layer_norm_eps = r.real("layer_norm_eps");
   }
+  if (r.has("block_activation"))
+    c.block_activation = r.choice<ModelConfig::BlockActivation>(
+        "block_activation", {{"originals", ModelConfig::BlockActivation::originals},
+                             {"prelu", ModelConfig::BlockActivation::prelu}});
+  if (r.has("block_dropout")) {
+    c.block_dropout = r.real("block_dropout");
+    if (!(c.block_dropout >= 0.0f && c.block_dropout < 1.0f))
+      fail("weights metadata 'block_dropout' must be in [0, 1)");
+  }
+  if (r.has("dropout_every")) c.dropout_every = r.integer("dropout_every", 0, 64);
   if (r.has("generated_gain_db")) {
     c.generated_gain_db = r.real("generated_gain_db");
     if (!(c.generated_gain_db >= -120.0f && c.generated_gain_db <= 0.0f))

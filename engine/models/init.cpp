@@ -42,6 +42,8 @@ WeightFile init_weights(const ModelConfig& config, uint64_t seed) {
     } else if (ends_with(name, ".lstm.bias")) {
       const int64_t h = dims[0] / 4;  // gate order i, f, g, o: forget-gate bias 1 as Keras
       for (int64_t i = h; i < 2 * h; ++i) w.values[i] = 1.0f;
+    } else if (ends_with(name, ".alpha")) {
+      std::fill(w.values.begin(), w.values.end(), 0.0f);  // PReLU: Keras' zeros (starts as ReLU)
     } else if (ends_with(name, ".gamma")) {
       std::fill(w.values.begin(), w.values.end(), 1.0f);
     } else if (ends_with(name, ".weight") && dims.size() == 2) {

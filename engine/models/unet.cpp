@@ -9,7 +9,6 @@ namespace sr {
 
 namespace {
 
-constexpr float kBlockDropout = 0.5f;    // bottleneck and up blocks (spec 1)
 constexpr float kEncoderDropout = 0.1f;  // AFiLM encoder (spec 4)
 
 // FiLM block sizes (spec 1.2); steps = sequence length at the site.
@@ -49,6 +48,25 @@ class UNetBuilder {
 
   int unary(Op op, int x, const std::string& name, OpParams p = {}) {
     return g_.add(op, p, {x}, {}, name);
+  }
+
+  // The block's activation: `fixed` (leaky_relu or relu) as the originals, or a PReLU whose one
+  // slope is the weight `name`.alpha.
+  int activation(int x, const std::string& name, Op fixed) {
+    if (c_.block_activation == ModelConfig::BlockActivation::originals) {
+      OpParams p;
+      p.alpha = c_.leaky_alpha;
+      return unary(fixed, x, name, p);
+    }
+    g_.declare_weight(name + ".alpha", {1});
+    return g_.add(Op::prelu, {}, {x}, {name + ".alpha"}, name);
+  }
+
+  // Dropout of the block at `level` (-1: the bottleneck) where the config puts it.
+  int block_dropout(int x, const std::string& name, int level) {
+    const int every = c_.dropout_every;
+    if (every > 0 && (level < 0 || level % every != every - 1)) return x;
+    return dropout(x, name, c_.block_dropout);
   }
 
   // Block max-pool -> LSTM or transformer -> multiplicative modulation (spec 3 and 4).
@@ -143,8 +161,7 @@ Graph build_graph(const ModelConfig& c, int64_t batch, int64_t length, bool trai
 
   Graph g;
   UNetBuilder b(c, g, training);
-  OpParams leaky;
-  leaky.alpha = c.leaky_alpha;
+  const bool every = c.dropout_every > 0;  // else the originals' dropout sites
   const int input = g.add_input({batch, length, 1}, "input");
 
   std::vector<int> skips(c.layers);
@@ -154,15 +171,16 @@ Graph build_graph(const ModelConfig& c, int64_t batch, int64_t length, bool trai
     const std::string prefix = "down." + std::to_string(l);
     x = b.conv(x, prefix + ".conv", channels, c.filters[l], c.kernels[l], c.dilation);
     x = b.unary(Op::max_pool2, x, prefix + ".pool");
-    x = b.unary(Op::leaky_relu, x, prefix + ".act", leaky);
+    x = b.activation(x, prefix + ".act", Op::leaky_relu);
+    if (every) x = b.block_dropout(x, prefix + ".drop", l);
     x = skips[l] = b.film(x, prefix + ".film", down_block(c, l, length));
     channels = c.filters[l];
   }
 
   x = b.conv(x, "bottleneck.conv", channels, c.bottleneck_filters, c.bottleneck_kernel, c.dilation);
   x = b.unary(Op::max_pool2, x, "bottleneck.pool");
-  x = b.dropout(x, "bottleneck.drop", kBlockDropout);
-  x = b.unary(Op::leaky_relu, x, "bottleneck.act", leaky);
+  x = b.block_dropout(x, "bottleneck.drop", -1);
+  x = b.activation(x, "bottleneck.act", Op::leaky_relu);
   x = b.film(x, "bottleneck.film", bottleneck_block(c, length));
   channels = c.bottleneck_filters;
 
@@ -171,8 +189,8 @@ Graph build_graph(const ModelConfig& c, int64_t batch, int64_t length, bool trai
   for (int l = c.layers - 1; l >= 0; --l) {
     const std::string prefix = "up." + std::to_string(l);
     x = b.conv(x, prefix + ".conv", channels, 2 * c.filters[l], c.kernels[l], c.dilation);
-    x = b.dropout(x, prefix + ".drop", kBlockDropout);
-    x = b.unary(Op::relu, x, prefix + ".act");
+    x = b.block_dropout(x, prefix + ".drop", l);
+    x = b.activation(x, prefix + ".act", Op::relu);
     x = b.unary(Op::subpixel, x, prefix + ".subpixel", shuffle);
     x = b.film(x, prefix + ".film", up_block(c, l, length));
     x = g.add(Op::concat, {}, {x, skips[l]}, {}, prefix + ".concat");

@@ -83,6 +83,9 @@ Shape infer_shape(Op op, const OpParams& p, const std::vector<Shape>& in,
         expect_dims(op, w[1], {x.c}, "beta");
       }
       return x;
+    case Op::prelu:
+      expect_dims(op, w[0], {1}, "alpha");
+      return x;
     case Op::subpixel:
       SR_CHECK(x.c % 2 == 0, "subpixel: odd channel count ", x.c);
       return {x.b, x.l * 2, x.c / 2};

@@ -572,3 +572,48 @@ TEST_CASE("modulate_bwd matches finite differences in x and m", "[grad][modulate
     }
   }
 }
+
+TEST_CASE("prelu_fwd and prelu_bwd match their formula and finite differences",
+          "[grad][elementwise]") {
+  const Shape shape{3, 37, 5};
+  HostTensor x = random_tensor(shape, 21);
+  keep_off_zero(x.values);
+  HostTensor dy = random_tensor(shape, 22);
+  HostTensor y(shape);
+  for (float& v : y.values) v = std::nanf("");  // poisoned: every element must be written
+  const std::vector<float> dx0 = random_vector(size_t(shape.numel()), 23);
+  std::vector<float> alpha = {0.3f};
+  const float da0 = 0.7f;
+  Vec xd = to_double(x.values);
+  const Vec dyd = to_double(dy.values);
+  Vec ad = {double(alpha[0])};
+  auto naive = [&] {
+    Vec r(xd.size());
+    for (size_t i = 0; i < xd.size(); ++i) r[i] = xd[i] > 0 ? xd[i] : ad[0] * xd[i];
+    return r;
+  };
+
+  OpGradCall call;
+  call.forward.op = sr::Op::prelu;
+  call.forward.inputs[0] = x.view();
+  call.forward.weights[0] = sr::WeightView{alpha.data(), {1}};
+  call.forward.output = y.view();
+  call.grad_output = dy.view();
+  std::vector<float> dx = dx0;
+  std::vector<float> da = {da0};
+  call.grad_inputs[0] = TensorView{dx.data(), shape};
+  call.grad_weights[0] = da.data();
+  sr::cpu::prelu_fwd(call.forward);
+  SR_REQUIRE_CLOSE(y.values, naive(), 1e-7, 1e-7);  // one float multiply
+  sr::cpu::prelu_bwd(call);
+  const Vec gx = fd_gradient(xd, dyd, naive);
+  SR_REQUIRE_CLOSE(dx, plus(dx0, gx), kMulAddTol, kMulAddTol);
+  const Vec ga = fd_gradient(ad, dyd, naive);
+  SR_REQUIRE_CLOSE(da, plus({da0}, ga), sum_tol(shape.numel()), sum_tol(shape.numel()));
+  call.grad_inputs[0] = TensorView{};  // not wanted: skipped
+  call.grad_weights[0] = nullptr;
+  REQUIRE_NOTHROW(sr::cpu::prelu_bwd(call));
+  // The slope must be one value.
+  call.forward.weights[0] = sr::WeightView{alpha.data(), {2}};
+  REQUIRE_THROWS_AS(sr::cpu::prelu_fwd(call.forward), sr::Error);
+}

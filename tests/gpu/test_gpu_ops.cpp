@@ -65,6 +65,12 @@ TEST_CASE("cuda elementwise ops are bit-identical to the CPU", "[gpu][ops][eleme
       require_identical(on_cuda(s), on_cpu(s));
     }
     {
+      OpSpec s = unary(Op::prelu, shape, shape, seed++);
+      s.weights = {{0.3f}};
+      s.weight_dims = {{1}};
+      require_identical(on_cuda(s), on_cpu(s));
+    }
+    {
       OpSpec s = unary(Op::add, shape, shape, seed++);
       s.inputs.push_back(random_tensor(shape, seed++));
       require_identical(on_cuda(s), on_cpu(s));

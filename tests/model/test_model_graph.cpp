@@ -14,6 +14,50 @@ TEST_CASE("default parameter counts match the papers", "[model]") {
   CHECK(build_graph(default_config(Arch::audiounet), 1, 8192).parameter_count() == 56411394);
 }
 
+// The robust-SR recipe's network (tan90xx/audio-super-resolution-tf README: 10,281,363
+// parameters) as AudioUNet hyper-parameters: 8 + 8 blocks, kernel 11, PReLU with one slope per
+// block (17 of them), final kernel 17, dropout 0.2 at every third level of the down and up paths.
+ModelConfig robust_sr_config() {
+  ModelConfig c = default_config(Arch::audiounet);
+  c.layers = 8;
+  c.filters = {64, 64, 64, 128, 128, 128, 256, 256};
+  c.kernels = std::vector<int>(8, 11);
+  c.bottleneck_filters = 256;
+  c.bottleneck_kernel = 11;
+  c.final_kernel = 17;
+  c.block_activation = ModelConfig::BlockActivation::prelu;
+  c.block_dropout = 0.2f;
+  c.dropout_every = 3;
+  c.patch_length = 2048;
+  return c;
+}
+
+TEST_CASE("the robust-SR recipe's AudioUNet has its 10,281,363 parameters", "[model]") {
+  const ModelConfig c = robust_sr_config();
+  CHECK(build_graph(c, 1, 2048).parameter_count() == 10281363);
+  // Round trip through the metadata, and dropout only at levels 2 and 5, down and up.
+  const ModelConfig back = config_from_metadata(config_to_metadata(c));
+  CHECK(back.block_activation == ModelConfig::BlockActivation::prelu);
+  CHECK(back.block_dropout == 0.2f);
+  CHECK(back.dropout_every == 3);
+  std::vector<std::string> drops;
+  int prelus = 0;
+  const Graph g = build_graph(back, 1, 2048, true);
+  for (const Node& n : g.nodes()) {
+    if (n.op == Op::dropout) {
+      drops.push_back(g.values()[n.output].name);
+      CHECK(n.params.rate == 0.2f);
+    }
+    prelus += n.op == Op::prelu;
+  }
+  CHECK(drops == std::vector<std::string>{"down.2.drop", "down.5.drop", "up.5.drop", "up.2.drop"});
+  CHECK(prelus == 17);
+  // The originals' keys are absent from files that keep the originals' blocks.
+  const auto m = config_to_metadata(default_config(Arch::tfilm));
+  CHECK(m.count("block_activation") == 0);
+  CHECK(m.count("dropout_every") == 0);
+}
+
 TEST_CASE("default graph shapes follow spec 1.3", "[model]") {
   Graph g = build_graph(default_config(Arch::tfilm), 2, 8192);
   auto shape_of = [&](const std::string& name) {

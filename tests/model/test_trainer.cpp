@@ -66,11 +66,17 @@ TEST_CASE("loss gradients: MSE and per-patch RMSE against finite differences", "
 }
 
 TEST_CASE("whole-network gradients match finite differences", "[train]") {
-  for (Arch arch : {Arch::audiounet, Arch::tfilm, Arch::afilm}) {
-    INFO("arch " << arch_name(arch));
-    WeightFile w = init_weights(tiny(arch), 3);
+  for (int variant = 0; variant < 4; ++variant) {
+    // audiounet, tfilm, afilm with the originals' blocks; audiounet with PReLU blocks.
+    const Arch arch = variant == 3 ? Arch::audiounet : Arch(variant);
+    ModelConfig config = tiny(arch);
+    if (variant == 3) config.block_activation = ModelConfig::BlockActivation::prelu;
+    INFO("arch " << arch_name(arch) << (variant == 3 ? " with PReLU" : ""));
+    WeightFile w = init_weights(config, 3);
     // A final conv of normal scale, so every layer's gradient is far above float32 noise.
     for (float& v : w.tensors.at("final.conv.weight").values) v *= 100.0f;
+    for (auto& [name, t] : w.tensors)  // PReLU slopes away from 0, so both sides are exercised
+      if (name.size() > 6 && name.compare(name.size() - 6, 6, ".alpha") == 0) t.values = {0.25f};
     auto backend = make_cpu_backend();
     TrainOptions o;
     o.dropout = false;

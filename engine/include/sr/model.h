@@ -57,6 +57,16 @@ struct ModelConfig {
   // (sr-infer --generated-gain): how far to trust the model's guess there. Files without the key
   // get -10 dB, measured for the first bundled models (docs/MODELS.md).
   float generated_gain_db = -10.0f;
+  // Block activations and dropout. originals: LeakyReLU (leaky_alpha) in the down blocks and the
+  // bottleneck, ReLU in the up blocks, dropout `block_dropout` in the bottleneck and every up
+  // block. prelu: a PReLU (one learned slope per block, shared over time and channels; Keras
+  // PReLU(shared_axes=[1, 2]) as the robust-SR recipe uses it) in every block.
+  enum class BlockActivation { originals, prelu };
+  BlockActivation block_activation = BlockActivation::originals;
+  float block_dropout = 0.5f;
+  // 0: dropout where the originals put it; N > 0: after the activation of the down and up blocks
+  // of levels l with l % N == N - 1 only (the robust-SR recipe: N = 3, rate 0.2).
+  int dropout_every = 0;
 };
 
 // The originals' defaults: tfilm follows the TF code (K21), afilm the PyTorch port (PT) at 8192.

@@ -30,6 +30,8 @@ namespace sr {
 //   concat          a (B,L,C1), b (B,L,C2)                               (B,L,C1+C2)
 //   add             a, b (same shape)                                    same
 //   dropout         x                                                    same           rate, seed
+//   prelu           x (B,L,C)              alpha (1)                     same           (one slope
+//                                                                        shared over time and channels)
 // clang-format on
 #define SR_OP_LIST(X)     \
   X(conv1d, 1, 2)         \
@@ -46,7 +48,8 @@ namespace sr {
   X(modulate, 2, 0)       \
   X(concat, 2, 0)         \
   X(add, 2, 0)            \
-  X(dropout, 1, 0)
+  X(dropout, 1, 0)        \
+  X(prelu, 1, 1)
 
 enum class Op {
 #define SR_OP_ENUM(name, n_in, n_w) name,
