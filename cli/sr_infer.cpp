@@ -281,8 +281,8 @@ int run(int argc, char** argv) {
   if (o.precision != "fp32" && o.precision != "tf32" && o.precision != "bf16")
     throw UsageError("--precision must be fp32, tf32 or bf16, got '" + o.precision + "'");
   if (o.overlap < -1) throw UsageError("--overlap must be -1, 0 or positive");
-  if (o.out_rate < 0 || o.out_rate > 768000)
-    throw UsageError("--out-rate must be between 1 and 768000 Hz (0 = automatic)");
+  if (o.out_rate != 0 && (o.out_rate < 1000 || o.out_rate > 768000))
+    throw UsageError("--out-rate must be between 1000 and 768000 Hz (0 = automatic)");
   if (o.band < 0 || o.band > 384000)
     throw UsageError("--band must be between 1 and 384000 Hz (0 = detect)");
   if (o.raw && (o.out_rate > 0 || o.band > 0))

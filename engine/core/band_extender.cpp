@@ -18,6 +18,8 @@ namespace {
 
 // Input whose band reaches this share of the model's output band has nothing to gain from it.
 constexpr double kPassThroughShare = 0.9;
+// Input and output rates handled (the limits are documented in docs/CLI.md).
+constexpr int kMinRate = 1000, kMaxRate = 768000;
 // The added band's limiter: ceiling.
 constexpr float kCeiling = 0.99f;
 // The U-Net's subpixel steps leave patterns that repeat every 2 and 4 high-rate samples: steady
@@ -61,7 +63,13 @@ ExtensionPlan plan_extension(int in_rate, double band_hz, double edge_hz, const 
                              int ratio, int out_rate, bool raw, double generated_gain_db) {
   if (!(generated_gain_db <= 0 && generated_gain_db >= -120))
     fail("the generated band's gain must be between -120 and 0 dB, got ", generated_gain_db);
-  if (in_rate <= 0) fail("bad input rate ", in_rate);
+  // Beyond these rates the resamplers' buffers grow with the ratio (a 1 Hz file asked for 3 GB).
+  if (in_rate < kMinRate || in_rate > kMaxRate)
+    fail("input rate ", in_rate, " Hz is outside the rates sr-infer handles (", kMinRate, " - ",
+         kMaxRate, " Hz)");
+  if (out_rate != 0 && (out_rate < kMinRate || out_rate > kMaxRate))
+    fail("output rate ", out_rate, " Hz is outside the rates sr-infer handles (", kMinRate, " - ",
+         kMaxRate, " Hz)");
   if (ratio < 1) fail("upscaling ratio must be at least 1, got ", ratio);
   ExtensionPlan p;
   p.in_rate = in_rate;

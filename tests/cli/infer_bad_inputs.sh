@@ -81,6 +81,7 @@ open("empty.wav", "wb").close()
 open("garbage.wav", "wb").write(bytes((i * 37 + 11) % 256 for i in range(6000)))
 write_wav("header_only.wav", b"")
 write_wav("short.wav", pcm[:2 * 8000])  # 1 s
+write_wav("one_hz.wav", pcm[:2 * 8000], rate=1)  # 8000 s at 1 Hz: a resampler memory bomb
 whole = open("short.wav", "rb").read()
 open("truncated.wav", "wb").write(whole[:44 + 2 * 4000])  # header promises 8000 frames, 4000 left
 sine = [0.3 * math.sin(0.05 * i) for i in range(8000)]
@@ -179,6 +180,7 @@ CASE="missing input file";         expect_error 1 'does_not_exist\.wav.*(no such
 CASE="empty (0-byte) input";       expect_error 1 'empty\.wav' out.wav -- "$INFER" empty.wav out.wav "${M[@]}"
 CASE="garbage bytes named .wav";   expect_error 1 'garbage\.wav.*(not a readable|format)' out.wav -- "$INFER" garbage.wav out.wav "${M[@]}"
 CASE="WAV header, 0 frames";       expect_error 1 'header_only\.wav.*no audio' out.wav -- "$INFER" header_only.wav out.wav "${M[@]}"
+CASE="1 Hz WAV";                   expect_error 1 'input rate 1 Hz' out.wav -- "$INFER" one_hz.wav out.wav "${M[@]}"
 CASE="truncated WAV";              expect_error 1 'truncated\.wav.*truncat' out.wav -- "$INFER" truncated.wav out.wav "${M[@]}"
 # Compressed inputs, made by sr-infer itself (so no encoder is needed), then cut in half.
 for ext in flac ogg; do
@@ -239,6 +241,7 @@ expect_error 2 'differ' none.wav -- "$INFER" same.wav same.wav "${M[@]}"
 cmp -s same.wav "$IN" || fail "OUT same as IN: the input was modified"
 CASE="no --model and no --r, .npy"; expect_error 2 '--r' out.npy -- "$INFER" "$FIX/golden_tfilm_input.npy" out.npy
 CASE="--raw with --out-rate";      expect_error 2 'raw' out.wav -- "$INFER" "$IN" out.wav "${M[@]}" --raw --out-rate 48000
+CASE="--out-rate 10";              expect_error 2 'out-rate' out.wav -- "$INFER" "$IN" out.wav "${M[@]}" --out-rate 10
 CASE="--out-rate -5";              expect_error 2 'out-rate' out.wav -- "$INFER" "$IN" out.wav "${M[@]}" --out-rate -5
 CASE="--band -1";                  expect_error 2 'band' out.wav -- "$INFER" "$IN" out.wav "${M[@]}" --band -1
 CASE="--generated-gain 3";         expect_error 2 'generated-gain' out.wav -- "$INFER" "$IN" out.wav "${M[@]}" --generated-gain 3
