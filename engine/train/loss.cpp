@@ -51,7 +51,7 @@ double loss_and_grad(LossKind kind, const float* y, const float* t, int64_t patc
   return total;
 }
 
-// The weighted sum of the terms; mrstft is the mean over patches of the per-patch loss.
+// The weighted sum of the terms; mrstft's norms and means run over the whole batch.
 double loss_and_grad(const LossSpec& loss, const float* y, const float* t, int64_t patches,
                      int64_t length, float* grad) {
   SR_CHECK(!loss.terms.empty(), "empty loss specification");
@@ -65,14 +65,10 @@ double loss_and_grad(const LossSpec& loss, const float* y, const float* t, int64
       StftLossOptions o;
       o.ratio = loss.ratio;
       o.high_band_weight = loss.high_band_weight;
-      std::vector<double> yd(length), td(length), gd(grad ? length : 0);
-      for (int64_t p = 0; p < patches; ++p) {
-        for (int64_t i = 0; i < length; ++i) yd[i] = y[p * length + i], td[i] = t[p * length + i];
-        value += mrstft_loss(yd.data(), td.data(), length, grad ? gd.data() : nullptr, o) / patches;
-        if (grad)
-          for (int64_t i = 0; i < length; ++i)
-            term_grad[p * length + i] = static_cast<float>(gd[i] / patches);
-      }
+      std::vector<double> yd(y, y + n), td(t, t + n), gd(grad ? n : 0);
+      value = mrstft_loss(yd.data(), td.data(), patches, length, grad ? gd.data() : nullptr, o);
+      if (grad)
+        for (size_t i = 0; i < n; ++i) term_grad[i] = static_cast<float>(gd[i]);
     } else {
       value = loss_and_grad(term.kind, y, t, patches, length, grad ? term_grad.data() : nullptr);
     }

@@ -64,10 +64,12 @@ class StftPlan {
 };
 
 // One resolution; returns SC + LM and adds its gradient to grad (when not null).
-double stft_term(StftPlan& plan, int n, const double* y, const double* t, int64_t length,
-                 double* grad, const StftLossOptions& o) {
+double stft_term(StftPlan& plan, int n, const double* y, const double* t, int64_t patches,
+                 int64_t length, double* grad, const StftLossOptions& o) {
   const int hop = n / 4, bins = n / 2 + 1;
-  const int64_t frames = 1 + (length - n) / hop;
+  const int64_t per_patch = 1 + (length - n) / hop, frames = patches * per_patch;
+  // Frame m starts at this sample of the (patches, length) batch.
+  auto start = [&](int64_t m) { return (m / per_patch) * length + (m % per_patch) * hop; };
   std::vector<std::complex<double>> Y(frames * bins), T(bins);
   std::vector<double> A(frames * bins), B(frames * bins), w(bins, 1.0);
   if (o.ratio > 0)
@@ -75,8 +77,8 @@ double stft_term(StftPlan& plan, int n, const double* y, const double* t, int64_
       if (2 * k * o.ratio >= n) w[k] = o.high_band_weight;
   double diff2 = 0, ref2 = 0, log_sum = 0, weight_sum = 0;
   for (int64_t m = 0; m < frames; ++m) {
-    plan.forward(y + m * hop, &Y[m * bins]);
-    plan.forward(t + m * hop, T.data());
+    plan.forward(y + start(m), &Y[m * bins]);
+    plan.forward(t + start(m), T.data());
     for (int k = 0; k < bins; ++k) {
       const double a = std::sqrt(std::norm(Y[m * bins + k]) + o.eps);
       const double b = std::sqrt(std::norm(T[k]) + o.eps);
@@ -99,29 +101,30 @@ double stft_term(StftPlan& plan, int n, const double* y, const double* t, int64_
       da += w[k] * ((l > 0) - (l < 0)) / (a * weight_sum);
       g[k] = da * Y[m * bins + k] / a;  // dA/d(re, im) = (re, im) / A
     }
-    plan.adjoint(g.data(), grad + m * hop);
+    plan.adjoint(g.data(), grad + start(m));
   }
   return loss;
 }
 
 }  // namespace
 
-// y, t: (length,) -> mean over resolutions of SC + LM
-double mrstft_loss(const double* y, const double* t, int64_t length, double* grad,
+// y, t: (patches, length) -> mean over resolutions of SC + LM
+double mrstft_loss(const double* y, const double* t, int64_t patches, int64_t length, double* grad,
                    const StftLossOptions& o) {
-  if (grad) std::fill(grad, grad + length, 0.0);
+  SR_CHECK(patches > 0, "mrstft loss: no patches");
+  if (grad) std::fill(grad, grad + patches * length, 0.0);
   double total = 0;
   int used = 0;
   for (int n : o.fft_sizes) {
     if (n > length) continue;
     SR_CHECK(n >= 8 && n % 4 == 0, "STFT size must be a multiple of 4");
     StftPlan plan(n);
-    total += stft_term(plan, n, y, t, length, grad, o);
+    total += stft_term(plan, n, y, t, patches, length, grad, o);
     ++used;
   }
   if (used == 0) fail("mrstft loss: the patch (", length, " samples) is shorter than every FFT");
   if (grad)
-    for (int64_t i = 0; i < length; ++i) grad[i] /= used;
+    for (int64_t i = 0; i < patches * length; ++i) grad[i] /= used;
   return total / used;
 }
 

@@ -4,7 +4,9 @@
 // and bin weights w (1, or high_band_weight above the cutoff bin):
 //   spectral convergence  SC = sqrt(sum w (B - A)^2) / sqrt(sum w B^2)
 //   log magnitude         LM = sum w |log A - log B| / sum w
-// loss = mean over resolutions of SC + LM. Gradient: dSC/dA = w (A - B) / (||B - A|| ||B||),
+// loss = mean over resolutions of SC + LM, the sums running over every frame of every patch of the
+// batch (as ParallelWaveGAN's norms over the batch tensor: a silent patch, whose own ||B|| is ~0,
+// cannot blow the spectral convergence up). Gradient: dSC/dA = w (A - B) / (||B - A|| ||B||),
 // dLM/dA = w sign(log A - log B) / (A sum w); dA/dY = Y / A (Y complex); dY/dy by the adjoint of
 // the windowed real FFT (a half-weighted complex-to-real FFT times the window).
 #pragma once
@@ -21,8 +23,8 @@ struct StftLossOptions {
   double eps = 1e-8;  // inside the magnitude's square root (the loss stays smooth at 0)
 };
 
-// One patch: y, t: (length,); grad: (length,) dL/dy, written when not null.
-double mrstft_loss(const double* y, const double* t, int64_t length, double* grad,
+// y, t: (patches, length); grad: (patches, length) dL/dy, written when not null.
+double mrstft_loss(const double* y, const double* t, int64_t patches, int64_t length, double* grad,
                    const StftLossOptions& o);
 
 }  // namespace sr
