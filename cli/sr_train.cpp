@@ -168,7 +168,7 @@ int run(int argc, char** argv) {
       "appends to DIR/log.csv and redraws DIR/loss.svg. Files are replaced atomically: killing\n"
       "the run loses at most the current epoch. With --degrade only `label` is read: each epoch\n"
       "makes new low-rate inputs from it (anti-alias IIR filters of five families, scipy's\n"
-      "decimate, libsoxr, plain subsampling, G.711, random gain; seeded, the same on --resume);\n"
+      "decimate, libsoxr, plain subsampling, G.711, random gain; seeded by epoch and position);\n"
       "validation patches get one fixed degradation each. Pass the same flags with --resume.");
   p.option("train", 0, "FILE", "training patches (.h5)", &o.train);
   p.option("val", 0, "FILE", "validation patches (.h5)", &o.val);
