@@ -5,27 +5,13 @@
 # output file and no temporary left behind).
 # Usage: prep_eval.sh BIN_DIR FIXTURE_DIR   (CTest passes both; see tests/CMakeLists.txt)
 # Needs bash and python3's standard library; checks the HDF5 shapes too where h5py is installed.
-set -euo pipefail
-
-BIN=${1:?usage: $0 BIN_DIR FIXTURE_DIR}
-FIX=${2:?usage: $0 BIN_DIR FIXTURE_DIR}
-EXAMPLES=$(cd "$FIX/../../examples" && pwd)
+# shellcheck source=lib/common.bash
+source "$(dirname "$0")/lib/common.bash" prep_eval "$@"
 PY=${PYTHON:-/usr/bin/python3}
 [[ -x $PY ]] || PY=python3
 PREP=$BIN/sr-prep
 EVAL=$BIN/sr-eval
 TFILM=$FIX/golden_tfilm.safetensors
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sr_cli_prep_eval.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-check() { echo "--- $*"; }
 for f in "$PREP" "$EVAL" "$TFILM" "$EXAMPLES/speech_ru_16k.wav" "$EXAMPLES/speech_ru_8k.wav"; do
   [[ -e $f ]] || fail "missing $f"
 done

@@ -3,20 +3,8 @@
 # the process (SIGKILL) at any moment leaves the last checkpoint loadable; --resume continues from
 # it; the trained model runs in sr-infer. Bad inputs exit cleanly.
 # Usage: train_resume.sh BIN_DIR FIXTURE_DIR   (CTest passes both; see tests/CMakeLists.txt)
-set -euo pipefail
-
-BIN=${1:?usage: $0 BIN_DIR FIXTURE_DIR}
-FIX=${2:?usage: $0 BIN_DIR FIXTURE_DIR}
-EXAMPLES=$(cd "$FIX/../../examples" && pwd)
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sr_cli_train.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-check() { echo "--- $*"; }
+# shellcheck source=lib/common.bash
+source "$(dirname "$0")/lib/common.bash" train "$@"
 
 check "patches from the example speech"
 "$BIN/sr-prep" --in-dir "$EXAMPLES" --out data.h5 --scale 2 --dimension 1024 --stride 256 \
