@@ -96,8 +96,11 @@ ExtensionPlan plan_extension(int in_rate, double band_hz, double edge_hz, const 
     return p;
   }
   p.mode = ExtensionPlan::Mode::extend;
-  // The crossover's transition starts at the band's top: up to it the output is the input; above
-  // it the input holds only what its own low-pass left (a transition, a stop band, noise).
+  // The crossover's transition starts at the edge, where the input's content ends: up to it the
+  // output is the input, its low-pass's roll-off included (on the training split that beat
+  // handing the roll-off to the network: decimate-made music -0.31 against -0.48 dB SNR, speech
+  // -0.04 against -0.06); above it the input holds only a stop band, noise or dither.
+  p.band_hz = edge;
   p.crossover_width_hz = std::clamp(0.06 * p.band_hz, 100.0, 400.0);
   p.crossover_hz = p.band_hz + p.crossover_width_hz / 2;
   // The network's contribution ends at the model's Nyquist (or the output's), which also removes

@@ -84,7 +84,7 @@ TEST_CASE("plan_extension: pass-through, output rates, crossover, raw", "[band_e
   p = plan_extension(48000, 3900, 4000, c, 2, 0, false);
   REQUIRE(p.mode == ExtensionPlan::Mode::extend);
   REQUIRE(p.out_rate == 48000);
-  REQUIRE(p.crossover_hz - p.crossover_width_hz / 2 == Approx(3900));  // transition starts there
+  REQUIRE(p.crossover_hz - p.crossover_width_hz / 2 == Approx(4000));  // starts at the edge
   REQUIRE(p.top_hz + p.top_width_hz / 2 == Approx(8000));
   p = plan_extension(8000, 4000, 4000, c, 2, 0, false);
   REQUIRE(p.mode == ExtensionPlan::Mode::extend);

@@ -6,7 +6,7 @@
 //             ─spline x r + network (Upsampler)─resample to out_rate──────┐ net (out_rate)
 //   out = LP_cross(kept) + (LP_top - LP_cross)(net), the added part limited to full scale
 //
-// LP_cross is a linear-phase low-pass whose transition starts at the input's band; LP_top ends the
+// LP_cross is a linear-phase low-pass whose transition starts at the input's edge; LP_top ends the
 // network's contribution just below the model's Nyquist, and scales what the network generates
 // above the low rate's Nyquist by generated_gain. Input whose band already reaches the
 // model's output band passes through untouched; `raw` is the originals' network-only output.
@@ -31,7 +31,7 @@ struct ExtensionPlan {
   Mode mode = Mode::extend;
   int in_rate = 0, out_rate = 0;
   int model_rate = 0, ratio = 0;  // the model's high rate and r; low rate = model_rate / ratio
-  double band_hz = 0;             // the input's full-level band (detected or given)
+  double band_hz = 0;             // where the input's content ends (its edge; detected or given)
   double crossover_hz = 0;        // LP_cross: -6 dB point
   double crossover_width_hz = 0;  // LP_cross: transition width (starts at band_hz)
   double top_hz = 0;              // LP_top: -6 dB point
