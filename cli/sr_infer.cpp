@@ -241,9 +241,9 @@ int run(int argc, char** argv) {
            "the input's band (highest frequency with content); 0 = detect it from the spectrum",
            &o.band);
   p.option("generated-gain", 0, "DB",
-           "gain on what the network generates above the low rate's Nyquist; 'model' = the "
-           "model file's generated_gain_db (-10 for the bundled models, which guess that band "
-           "too loud on unseen voices); 0 = the network's own level",
+           "gain on what the network adds above the input's band; 'model' = the model file's "
+           "generated_gain_db (bundled: -10 dB at r = 2, -16 at r = 4; they guess that band too "
+           "loud on unseen voices); 0 = the network's own level",
            &o.generated_gain);
   p.flag("raw", 0,
          "the network's output alone at the model's rate, as the originals (input resampled to "

@@ -82,7 +82,7 @@ int set(int argc, char** argv) {
       "sr-model set", "sr-model set FILE KEY=VALUE",
       "Changes one usage setting in a model file's metadata, in place (atomically):\n"
       "generated_gain_db (sr-infer's default gain, in dB, on what the network\n"
-      "generates above the low rate's Nyquist; from the quality harness).");
+      "adds above the input's band; from the quality harness).");
   p.positional("FILE", "model .safetensors file", &path);
   p.positional("KEY=VALUE", "the setting", &assignment);
   if (!p.parse(argc, argv)) return 0;

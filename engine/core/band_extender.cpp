@@ -37,22 +37,21 @@ std::string khz(double hz) {
   return text;
 }
 
-// Taps of (LP_top - LP_gen) * gain + LP_gen, where LP_gen ends the band the network restores
-// rather than generates (the low rate's Nyquist, or the crossover when the input reaches past it).
+// Taps of (LP_top - LP_cross) * gain + LP_cross: the network's whole contribution above the input's
+// edge is scaled by the gain. (Keeping gain 1 between the edge and the low rate's Nyquist, where
+// the network undoes an anti-alias filter's roll-off, cost SNR on the training split and left a
+// narrow bump near that Nyquist: r = 4 decimate-made music, steady-tone median 11.0 dB at 1961 Hz
+// against 1.2 dB, SNR -0.30 dB against -0.01.)
 std::vector<float> top_taps(const ExtensionPlan& p) {
   std::vector<float> top = lowpass_taps(p.top_hz, p.top_width_hz, p.out_rate);
-  const double nyquist = p.low_rate() / 2.0, cross_end = p.crossover_hz + p.crossover_width_hz / 2;
-  // Nothing generated inside the output band (it ends at or below the low rate's Nyquist).
-  if (p.generated_gain >= 1.0 || nyquist >= p.top_hz) return top;
-  std::vector<float> gen = nyquist > cross_end
-                               ? lowpass_taps(nyquist, 0.05 * nyquist, p.out_rate)
-                               : lowpass_taps(p.crossover_hz, p.crossover_width_hz, p.out_rate);
+  if (p.generated_gain >= 1.0) return top;
+  std::vector<float> cross = lowpass_taps(p.crossover_hz, p.crossover_width_hz, p.out_rate);
   // Both symmetric and odd: add them centre on centre.
-  const size_t n = std::max(top.size(), gen.size());
+  const size_t n = std::max(top.size(), cross.size());
   std::vector<float> taps(n, 0.0f);
   const float g = static_cast<float>(p.generated_gain);
   for (size_t i = 0; i < top.size(); ++i) taps[i + (n - top.size()) / 2] += g * top[i];
-  for (size_t i = 0; i < gen.size(); ++i) taps[i + (n - gen.size()) / 2] += (1 - g) * gen[i];
+  for (size_t i = 0; i < cross.size(); ++i) taps[i + (n - cross.size()) / 2] += (1 - g) * cross[i];
   return taps;
 }
 

@@ -7,8 +7,8 @@
 //   out = LP_cross(kept) + (LP_top - LP_cross)(net), the added part limited to full scale
 //
 // LP_cross is a linear-phase low-pass whose transition starts at the input's edge; LP_top ends the
-// network's contribution just below the model's Nyquist, and scales what the network generates
-// above the low rate's Nyquist by generated_gain. Input whose band already reaches the
+// network's contribution just below the model's Nyquist; the network's part is scaled by
+// generated_gain. Input whose band already reaches the
 // model's output band passes through untouched; `raw` is the originals' network-only output.
 #pragma once
 
@@ -36,10 +36,8 @@ struct ExtensionPlan {
   double crossover_width_hz = 0;  // LP_cross: transition width (starts at band_hz)
   double top_hz = 0;              // LP_top: -6 dB point
   double top_width_hz = 0;
-  // What the network generates above the low rate's Nyquist (it cannot be read off the input, and
-  // today's models guess it too loud on unseen voices) is scaled by this gain; the band between
-  // the input's edge and that Nyquist, which the network restores from the attenuated remains of
-  // the input's own low-pass, keeps gain 1.
+  // The network's contribution above the input's edge is scaled by this gain (the model's
+  // generated_gain_db): today's models guess that band too loud on unseen voices.
   double generated_gain = 1.0;
   InputFilter filter;  // how the network's input is conditioned
   int low_rate() const { return model_rate / ratio; }

@@ -53,9 +53,9 @@ struct ModelConfig {
   int sample_rate = 16000;   // output (high) rate the model serves; 0 = any
   int ratio = 0;             // upscaling ratio r the model was trained for; 0 = any
   InputFilter input_filter;  // how the training input was low-passed
-  // Inference's default gain on the band the network generates above the low rate's Nyquist
-  // (sr-infer --generated-gain): how far to trust the model's guess there. Files without the key
-  // get -10 dB, measured for the first bundled models (docs/MODELS.md).
+  // Inference's default gain on what the network adds above the input's band (sr-infer
+  // --generated-gain): how far to trust the model's guess there. Files without the key get -10 dB,
+  // measured for the first bundled models (docs/MODELS.md).
   float generated_gain_db = -10.0f;
   // Block activations and dropout. originals: LeakyReLU (leaky_alpha) in the down blocks and the
   // bottleneck, ReLU in the up blocks, dropout `block_dropout` in the bottleneck and every up
