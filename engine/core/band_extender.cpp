@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "sr/dsp/fir.h"
 #include "sr/dsp/limiter.h"
@@ -135,7 +136,7 @@ struct BandExtender::Stages {
   // Network branch: to the model rate and conditioned (cheby1), or straight to the low rate.
   std::unique_ptr<StreamResampler> to_model, to_low, net_to_out;
   std::unique_ptr<ZeroPhaseFir> condition;
-  std::unique_ptr<ZeroPhaseFir> denotch;  // the network's steady lines at model rate / 4 and / 2
+  std::unique_ptr<ZeroPhaseFir> denotch;  // r > 2: the network's lines at model rate / 4 and / 2
   // Kept branch and the join.
   std::unique_ptr<StreamResampler> to_out;
   std::unique_ptr<ZeroPhaseFir> cross;  // 2 x channels: kept, then net
@@ -150,22 +151,48 @@ struct BandExtender::Stages {
   void to_network(const float* low, size_t count) {
     up.push(low, count, [&](const float* f, size_t n) { from_network(f, n); });
   }
+  // Frames (or, with flush, the remains) of the input through the stages before the network:
+  // the low-rate frames, in scratch2 or `frames` itself when no stage applies.
+  std::pair<const float*, size_t> to_low_rate(const float* frames, size_t count, bool flush) {
+    if (condition) {
+      const float* at = frames;
+      if (to_model) {
+        scratch.clear();
+        to_model->process(frames, count, scratch, flush);
+        at = scratch.data();
+        count = this->frames(scratch, channels);
+      }
+      scratch2.clear();
+      condition->push(at, count, scratch2);
+      if (flush) condition->finish(scratch2);
+      return {scratch2.data(), this->frames(scratch2, channels)};
+    }
+    if (to_low) {
+      scratch2.clear();
+      to_low->process(frames, count, scratch2, flush);
+      return {scratch2.data(), this->frames(scratch2, channels)};
+    }
+    return {frames, count};
+  }
   void from_network(const float* f, size_t n) {
+    if (!denotch) return to_queue(f, n);
     denotched.clear();
     denotch->push(f, n, denotched);
-    to_queue(denotched);
+    to_queue(denotched.data(), frames(denotched, channels));
   }
   void end_network() {
-    denotched.clear();
-    denotch->finish(denotched);
-    to_queue(denotched);
+    if (denotch) {
+      denotched.clear();
+      denotch->finish(denotched);
+      to_queue(denotched.data(), frames(denotched, channels));
+    }
     if (net_to_out) net_to_out->process(nullptr, 0, net_q, /*flush=*/true);
   }
-  void to_queue(const std::vector<float>& f) {
+  void to_queue(const float* f, size_t n) {
     if (net_to_out) {
-      net_to_out->process(f.data(), frames(f, channels), net_q);
+      net_to_out->process(f, n, net_q);
     } else {
-      net_q.insert(net_q.end(), f.begin(), f.end());
+      net_q.insert(net_q.end(), f, f + n * channels);
     }
   }
 };
@@ -199,9 +226,9 @@ BandExtender::BandExtender(Network& network, const ExtensionPlan& plan, int chan
   // low rate's Nyquist, the r = 2 model leaves no line there, and the notch's hole made the FiLM
   // sidebands around it stand out in pauses (harness, held-out speech: 19 dB at 3883 Hz with the
   // notch, none above 9 dB without); its half-rate line goes with LP_top.
-  s.denotch = std::make_unique<ZeroPhaseFir>(
-      plan.ratio > 2 ? periodic_notch_taps(kNotchPeriod, kNotchSpan) : std::vector<float>{1.0f},
-      channels);
+  if (plan.ratio > 2)
+    s.denotch =
+        std::make_unique<ZeroPhaseFir>(periodic_notch_taps(kNotchPeriod, kNotchSpan), channels);
   if (plan.model_rate != plan.out_rate)
     s.net_to_out = std::make_unique<StreamResampler>(plan.model_rate, plan.out_rate, channels);
   if (plan.in_rate != plan.out_rate)
@@ -227,25 +254,7 @@ void BandExtender::push(const float* frames, size_t count, const Sink& sink) {
     return;
   }
   // Network branch.
-  const float* low = frames;
-  size_t low_count = count;
-  if (s.condition) {
-    if (s.to_model) {
-      s.scratch.clear();
-      s.to_model->process(frames, count, s.scratch);
-      low = s.scratch.data();
-      low_count = s.frames(s.scratch, ch);
-    }
-    s.scratch2.clear();
-    s.condition->push(low, low_count, s.scratch2);
-    low = s.scratch2.data();
-    low_count = s.frames(s.scratch2, ch);
-  } else if (s.to_low) {
-    s.scratch2.clear();
-    s.to_low->process(frames, count, s.scratch2);
-    low = s.scratch2.data();
-    low_count = s.frames(s.scratch2, ch);
-  }
+  const auto [low, low_count] = s.to_low_rate(frames, count, /*flush=*/false);
   if (s.plan.mode == Mode::raw) {
     s.up.push(low, low_count, sink);
     return;
@@ -276,20 +285,8 @@ void BandExtender::finish(const Sink& sink) {
                           ? sink
                           : Sink([&](const float* f, size_t n) { s.from_network(f, n); });
   // Drain the network branch's filters, then the network itself.
-  if (s.condition) {
-    s.scratch2.clear();
-    if (s.to_model) {
-      s.scratch.clear();
-      s.to_model->process(nullptr, 0, s.scratch, /*flush=*/true);
-      s.condition->push(s.scratch.data(), s.frames(s.scratch, ch), s.scratch2);
-    }
-    s.condition->finish(s.scratch2);
-    s.up.push(s.scratch2.data(), s.frames(s.scratch2, ch), network_sink);
-  } else if (s.to_low) {
-    s.scratch2.clear();
-    s.to_low->process(nullptr, 0, s.scratch2, /*flush=*/true);
-    s.up.push(s.scratch2.data(), s.frames(s.scratch2, ch), network_sink);
-  }
+  const auto [low, low_count] = s.to_low_rate(nullptr, 0, /*flush=*/true);
+  if (low_count > 0) s.up.push(low, low_count, network_sink);
   s.up.finish(network_sink);
   if (s.plan.mode == Mode::raw) return;
   s.end_network();

@@ -102,7 +102,6 @@ void BandwidthEstimator::push(const float* frames, size_t count) {
 }
 
 BandEstimate BandwidthEstimator::estimate() const {
-  std::vector<double> mean = power_;
   if (frames_ == 0) {  // shorter than one frame: one zero-padded frame
     std::vector<float> padded(pending_);
     padded.resize(static_cast<size_t>(n_fft_) * channels_, 0.0f);
@@ -110,7 +109,7 @@ BandEstimate BandwidthEstimator::estimate() const {
     once.add_frame(padded.data());
     return band_from_spectrum(once.power_, rate_);
   }
-  return band_from_spectrum(mean, rate_);
+  return band_from_spectrum(power_, rate_);  // the sum over frames: the cliff is a ratio
 }
 
 }  // namespace sr

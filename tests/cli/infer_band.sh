@@ -4,25 +4,12 @@
 # length, is reported as a ~3.5 kHz band and extended; --out-rate, --band and the automatic
 # choice of the bundled model; --raw keeps the originals' output rate.
 # Usage: infer_band.sh BIN_DIR FIXTURE_DIR. Needs bash and python3's standard library.
-set -euo pipefail
-
-BIN=${1:?usage: $0 BIN_DIR FIXTURE_DIR}
-FIX=${2:?usage: $0 BIN_DIR FIXTURE_DIR}
-EXAMPLES=$(cd "$FIX/../../examples" && pwd)
+source "$(dirname "$0")/lib/common.bash" infer_band "$@"
 MODELS=$(cd "$FIX/../../models" && pwd)
 PY=${PYTHON:-/usr/bin/python3}
 [[ -x $PY ]] || PY=python3
 INFER=$BIN/sr-infer
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 SR_MODEL_DIR=$MODELS
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sr_cli_band.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-check() { echo "--- $*"; }
+export SR_MODEL_DIR=$MODELS
 run_ok() {
   local rc=0
   "$@" >LAST.out 2>LAST.err || rc=$?
