@@ -4,29 +4,14 @@
 # outputs, and an `sr-model init` -> `sr-model info` -> `sr-infer` round trip.
 # Usage: infer_end_to_end.sh BIN_DIR FIXTURE_DIR   (CTest passes both; see tests/CMakeLists.txt)
 # Needs only bash and python3's standard library (wave, struct, json).
-set -euo pipefail
-
-BIN=${1:?usage: $0 BIN_DIR FIXTURE_DIR}
-FIX=${2:?usage: $0 BIN_DIR FIXTURE_DIR}
-EXAMPLES=$(cd "$FIX/../../examples" && pwd)
+# One thread (common.bash): these checks are about behaviour, not speed, and OpenMP/OpenBLAS
+# thread teams on tiny models slow down ten-fold when other tests (ctest -j) compete for the cores.
+source "$(dirname "$0")/lib/common.bash" e2e "$@"
 PY=${PYTHON:-/usr/bin/python3}
 INFER=$BIN/sr-infer
 MODEL_TOOL=$BIN/sr-model
 TFILM=$FIX/golden_tfilm.safetensors
 AFILM=$FIX/golden_afilm.safetensors
-# One thread: these checks are about behaviour, not speed, and OpenMP/OpenBLAS thread teams on
-# tiny models slow down ten-fold when other tests (ctest -j) compete for the cores.
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sr_cli_e2e.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-check() { echo "--- $*"; }
 for f in "$INFER" "$MODEL_TOOL" "$TFILM" "$AFILM" "$EXAMPLES/speech_ru_8k.wav"; do
   [[ -e $f ]] || fail "missing $f"
 done
