@@ -10,6 +10,9 @@
 #include <iostream>
 #include <new>
 
+#include "sr/backend.h"
+#include "sr/io/atomic_file.h"
+
 namespace sr::cli {
 
 ArgParser::ArgParser(std::string program, std::string usage, std::string summary)
@@ -29,12 +32,23 @@ void ArgParser::option(const std::string& long_name, char short_name, const std:
 
 void ArgParser::option(const std::string& long_name, char short_name, const std::string& metavar,
                        const std::string& help, int* target) {
+  option(long_name, short_name, metavar, help, target, -(1L << 30), 1L << 30);
+}
+
+void ArgParser::option(const std::string& long_name, char short_name, const std::string& metavar,
+                       const std::string& help, int* target, long lo, long hi) {
   std::string flag = "--" + long_name;
-  options_.push_back({long_name, short_name, metavar, help, std::to_string(*target),
-                      [target, flag](const std::string& v) {
-                        *target = parse_int(flag, v, -(1L << 30), 1L << 30);
-                      },
-                      nullptr});
+  options_.push_back(
+      {long_name, short_name, metavar, help, std::to_string(*target),
+       [target, flag, lo, hi](const std::string& v) { *target = parse_int(flag, v, lo, hi); },
+       nullptr});
+}
+
+void ArgParser::positional_list(const std::string& name, const std::string& help,
+                                std::vector<std::string>* target) {
+  rest_ = target;
+  rest_name_ = name;
+  rest_help_ = help;
 }
 
 void ArgParser::flag(const std::string& long_name, char short_name, const std::string& help,
@@ -80,9 +94,13 @@ bool ArgParser::parse(int argc, char** argv) {
       o->set(value);
       continue;
     }
-    if (next_positional >= positionals_.size())
+    if (next_positional < positionals_.size()) {
+      *positionals_[next_positional++].target = arg;
+    } else if (rest_) {
+      rest_->push_back(arg);
+    } else {
       throw UsageError("unexpected argument '" + arg + "' (see --help)");
-    *positionals_[next_positional++].target = arg;
+    }
   }
   if (next_positional < positionals_.size())
     throw UsageError("missing " + positionals_[next_positional].name + " (usage: " + usage_ + ")");
@@ -95,11 +113,13 @@ std::string ArgParser::help() const {
   for (const Option& o : options_)
     width =
         std::max(width, 10 + o.long_name.size() + (o.metavar.empty() ? 0 : o.metavar.size() + 1));
-  for (const Positional& p : positionals_) width = std::max(width, p.name.size() + 4);
+  std::vector<Positional> shown = positionals_;
+  if (rest_) shown.push_back({rest_name_, rest_help_, nullptr});
+  for (const Positional& p : shown) width = std::max(width, p.name.size() + 4);
   std::string s = "usage: " + usage_ + "\n\n" + summary_ + "\n";
-  if (!positionals_.empty()) {
+  if (!shown.empty()) {
     s += "\narguments:\n";
-    for (const Positional& p : positionals_) {
+    for (const Positional& p : shown) {
       std::string left = "  " + p.name;
       left.resize(width, ' ');
       s += left + p.help + "\n";
@@ -137,9 +157,18 @@ int parse_int(const std::string& flag, const std::string& text, long lo, long hi
   return static_cast<int>(v);
 }
 
+void apply_threads_flag(int threads) {
+  const int cap = max_cpu_threads();
+  if (threads < 0 || threads > cap)
+    throw UsageError("--threads must be 0 (auto) to " + std::to_string(cap) +
+                     " (4x the cores), got " + std::to_string(threads));
+  set_cpu_threads(threads);
+}
+
 int run_main(const char* program, char** argv, const std::function<int()>& body) {
   if (!std::getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "PASSIVE", 1) == 0)
     execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+  remove_temp_files_on_signals(program);
   try {
     return body();
   } catch (const UsageError& e) {

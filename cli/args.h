@@ -24,6 +24,12 @@ class ArgParser {
               const std::string& help, std::string* target);
   void option(const std::string& long_name, char short_name, const std::string& metavar,
               const std::string& help, int* target);
+  // An integer option that must lie in [lo, hi] (a UsageError naming the flag otherwise).
+  void option(const std::string& long_name, char short_name, const std::string& metavar,
+              const std::string& help, int* target, long lo, long hi);
+  // Every positional argument after the fixed ones (e.g. FILE...); may stay empty.
+  void positional_list(const std::string& name, const std::string& help,
+                       std::vector<std::string>* target);
   void flag(const std::string& long_name, char short_name, const std::string& help, bool* target);
   void epilog(const std::string& text) { epilog_ = text; }
   // Returns false when --help was printed (the caller exits 0); throws UsageError otherwise.
@@ -46,6 +52,8 @@ class ArgParser {
   std::string program_, usage_, summary_, epilog_;
   std::vector<Option> options_;
   std::vector<Positional> positionals_;
+  std::vector<std::string>* rest_ = nullptr;
+  std::string rest_name_, rest_help_;
 };
 
 // Runs a tool's body: sr::Error -> "program: error: message" and exit 1; UsageError -> exit 2.
@@ -56,5 +64,8 @@ int run_main(const char* program, char** argv, const std::function<int()>& body)
 
 // Integer in [lo, hi] or a UsageError naming the flag.
 int parse_int(const std::string& flag, const std::string& text, long lo, long hi);
+
+// --threads N: 0 (auto) to sr::max_cpu_threads(), else a UsageError; then sets the CPU threads.
+void apply_threads_flag(int threads);
 
 }  // namespace sr::cli

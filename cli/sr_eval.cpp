@@ -233,23 +233,21 @@ void print_table(const std::vector<FileResult>& results, const FileResult& mean)
       "RMS over frequency then mean over time). STFT: n_fft 2048, hop 512, Hann, centred.\n");
 }
 
-// Splits argv into options for ArgParser and positional FILEs (ArgParser takes a fixed number of
-// positionals): anything not starting with '-' that is not an option's value is a FILE.
-std::vector<char*> split_positionals(int argc, char** argv, const std::set<std::string>& with_value,
-                                     std::vector<std::string>& files) {
-  std::vector<char*> rest = {argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a.size() > 1 && a[0] == '-') {
-      rest.push_back(argv[i]);
-      if (a.find('=') == std::string::npos && with_value.count(a) && i + 1 < argc)
-        rest.push_back(argv[++i]);
-    } else {
-      files.push_back(a);
-    }
+// Outputs written file by file (--out-dir WAVs, the PNG): removed again when a later file fails,
+// so a failing run leaves nothing behind.
+class OutputsKeptOnSuccess {
+ public:
+  ~OutputsKeptOnSuccess() {
+    if (!kept_)
+      for (const std::string& path : paths_) std::remove(path.c_str());
   }
-  return rest;
-}
+  void add(const std::string& path) { paths_.push_back(path); }
+  void keep() { kept_ = true; }
+
+ private:
+  std::vector<std::string> paths_;
+  bool kept_ = false;
+};
 
 int run(int argc, char** argv) {
   Options o;
@@ -260,6 +258,7 @@ int run(int argc, char** argv) {
       "low-rate as in training (--low-pass: scipy's decimate; else x[::r], as sr-prep without\n"
       "--low-pass); the low-rate signal goes through the model (streaming, like sr-infer) and\n"
       "through the spline. Prints SNR and both LSDs per file and their mean over files.");
+  p.positional_list("FILE...", "high-rate reference recordings (or --file-list)", &o.files);
   p.option("model", 'm', "PATH", "weights (.safetensors); required", &o.model);
   p.option("r", 'r', "R", "upscaling ratio (0 = the model's)", &o.r);
   p.option("file-list", 0, "F", "text file, one reference audio path per line", &o.file_list);
@@ -282,26 +281,8 @@ int run(int argc, char** argv) {
       "and model (top to bottom), n_fft 512, one dB scale (80 dB below the reference's peak),\n"
       "viridis.\n"
       "Exit codes: 0 success, 1 error (bad input, model or file), 2 usage error.");
-  // The options above that take a value (keep in step), so FILEs can be told from values.
-  const std::set<std::string> with_value = {"--model",
-                                            "-m",
-                                            "--r",
-                                            "-r",
-                                            "--file-list",
-                                            "--json",
-                                            "-j",
-                                            "--out-dir",
-                                            "-o",
-                                            "--spectrogram",
-                                            "--spectrogram-file",
-                                            "--backend",
-                                            "-b",
-                                            "--batch",
-                                            "--overlap"};
-  std::vector<char*> rest = split_positionals(argc, argv, with_value, o.files);
-  if (!p.parse(static_cast<int>(rest.size()), rest.data())) return 0;
-  if (o.threads < 0) throw sr::cli::UsageError("--threads must be 0 (all cores) or more");
-  sr::set_cpu_threads(o.threads);
+  if (!p.parse(argc, argv)) return 0;
+  sr::cli::apply_threads_flag(o.threads);
   if (o.model.empty()) throw UsageError("--model is required");
   if (o.files.empty() && o.file_list.empty())
     throw UsageError("give reference files: FILE... or --file-list F");
@@ -358,6 +339,7 @@ int run(int argc, char** argv) {
                  backend->description().c_str(), seconds_since(start));
 
   std::vector<FileResult> results;
+  OutputsKeptOnSuccess outputs;
   double audio_seconds = 0;
   int rate_used = cfg.sample_rate;
   for (size_t i = 0; i < files.size(); ++i) {
@@ -412,13 +394,17 @@ int run(int argc, char** argv) {
                    fixed(res.spline.snr, 2).c_str(), fixed(res.model.snr, 2).c_str());
     if (!o.out_dir.empty()) {
       const std::string base = (fs::path(o.out_dir) / fs::path(path).stem()).string();
+      for (const char* kind : {".hr.wav", ".lr.wav", ".sr.wav", ".spline.wav"})
+        outputs.add(base + kind);
       sr::write_audio(base + ".hr.wav", {rate, 1, x});
       sr::write_audio(base + ".lr.wav", {rate / r, 1, low});
       sr::write_audio(base + ".sr.wav", {rate, 1, model});
       sr::write_audio(base + ".spline.wav", {rate, 1, spline});
     }
-    if (!o.spectrogram.empty() && i == picture)
+    if (!o.spectrogram.empty() && i == picture) {
+      outputs.add(o.spectrogram);
       write_spectrogram_png(o.spectrogram, {&x, &spline, &model});
+    }
     results.push_back(res);
   }
 
@@ -468,6 +454,7 @@ int run(int argc, char** argv) {
     }
     out.commit();
   }
+  outputs.keep();
   if (!o.quiet)
     std::fprintf(stderr, "%zu files, %.1f s of audio, in %.2f s\n", results.size(), audio_seconds,
                  seconds_since(start));

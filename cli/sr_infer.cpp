@@ -272,8 +272,7 @@ int run(int argc, char** argv) {
       "input's own band is never changed), and the summary says so.\n"
       "Exit codes: 0 success, 1 error (bad input, model or file), 2 usage error.");
   if (!p.parse(argc, argv)) return 0;
-  if (o.threads < 0) throw sr::cli::UsageError("--threads must be 0 (all cores) or more");
-  sr::set_cpu_threads(o.threads);
+  sr::cli::apply_threads_flag(o.threads);
   if (o.r < 0 || o.r > 64) throw UsageError("--r must be between 1 and 64 (0 = the model's)");
   const int batch = o.batch == "auto" ? 0 : sr::cli::parse_int("--batch", o.batch, 1, 4096);
   if (o.backend != "auto" && o.backend != "cpu" && o.backend != "cuda")

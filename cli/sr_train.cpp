@@ -7,15 +7,18 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <numeric>
 #include <random>
 
 #include "args.h"
 #include "model_flags.h"
+#include "run_folder.h"
 #include "sr/backend.h"
 #include "sr/io/atomic_file.h"
 #include "sr/io/degrade.h"
 #include "sr/io/hdf5_patches.h"
+#include "sr/memory_budget.h"
 #include "sr/metrics.h"
 #include "sr/model.h"
 #include "sr/trainer.h"
@@ -122,6 +125,57 @@ struct InputMaker {
   }
 };
 
+constexpr double kNoBest = 1e300;  // the best validation loss before any epoch
+
+struct ResumeState {
+  int epoch = 0, stale = 0;
+  double best = kNoBest;
+  float lr = 0;
+};
+
+// The training state an sr-train checkpoint records in its metadata, range-checked.
+ResumeState resume_state(const std::string& path, const std::map<std::string, std::string>& m) {
+  auto number = [&](const char* key, double lo, double hi) {
+    auto it = m.find(key);
+    if (it == m.end()) sr::fail(path, ": not an sr-train checkpoint (no '", key, "')");
+    char* end = nullptr;
+    const double v = std::strtod(it->second.c_str(), &end);
+    if (it->second.empty() || *end != '\0' || !(v >= lo && v <= hi))
+      sr::fail(path, ": checkpoint metadata '", key, "' = '", it->second, "' is not a number in [",
+               lo, ", ", hi, "]");
+    return v;
+  };
+  ResumeState s;
+  s.epoch = static_cast<int>(number("train_epoch", 0, 1000000));
+  s.stale = static_cast<int>(number("train_stale_epochs", 0, 1000000));
+  s.best = number("train_best_val", 0, kNoBest);
+  s.lr = static_cast<float>(number("train_lr", 1e-30, 1e3));
+  if (s.epoch != number("train_epoch", 0, 1000000) ||
+      s.stale != number("train_stale_epochs", 0, 1e6))
+    sr::fail(path, ": checkpoint epoch counts must be whole numbers");
+  return s;
+}
+
+// --resume continues the network the flags describe: any difference (architecture, widths,
+// patch length, rates, input filter) is an error naming the keys, not a silent switch.
+void check_same_architecture(const std::string& path, const sr::ModelConfig& checkpoint,
+                             const sr::ModelConfig& flags) {
+  const auto a = sr::config_to_metadata(checkpoint), b = sr::config_to_metadata(flags);
+  std::string diff;
+  for (const auto& [key, value] : a) {
+    if (key == "generated_gain_db") continue;  // an inference setting, not the network
+    auto it = b.find(key);
+    const std::string other = it == b.end() ? "(none)" : it->second;
+    if (other != value) diff += (diff.empty() ? "" : ", ") + key + " " + value + " vs " + other;
+  }
+  for (const auto& [key, value] : b)
+    if (!a.count(key)) diff += (diff.empty() ? "" : ", ") + key + " (none) vs " + value;
+  if (!diff.empty())
+    sr::fail(path,
+             ": the checkpoint is not the network these flags describe (checkpoint vs flags: ",
+             diff, "); pass the first run's flags with --resume");
+}
+
 ValResult validate(sr::Trainer& trainer, const sr::PatchFile& val, int64_t patch, int batch,
                    int64_t max_patches, InputMaker& maker) {
   const int64_t count = max_patches > 0 ? std::min(max_patches, val.count()) : val.count();
@@ -174,9 +228,10 @@ int run(int argc, char** argv) {
   p.option("val", 0, "FILE", "validation patches (.h5)", &o.val);
   p.option("out", 'o', "DIR", "output directory", &o.out);
   o.model.add_to(p, "model", 'm');
-  p.option("r", 'r', "R", "upscaling ratio the data was made for (recorded in the model)", &o.r);
-  p.option("epochs", 'e', "N", "epochs", &o.epochs);
-  p.option("batch-size", 'b', "N", "patches per step", &o.batch);
+  p.option("r", 'r', "R", "upscaling ratio the data was made for (recorded in the model)", &o.r, 0,
+           64);
+  p.option("epochs", 'e', "N", "epochs", &o.epochs, 1, 1000000);
+  p.option("batch-size", 'b', "N", "patches per step", &o.batch, 1, 4096);
   p.option("lr", 0, "LR", "Adam learning rate", &o.lr);
   p.option("loss", 0, "SPEC",
            "mse (PyTorch port), rmse (TF original), mae, mrstft, or a sum like mae+0.5*mrstft",
@@ -190,23 +245,24 @@ int run(int argc, char** argv) {
            &o.degrade_cutoff);
   p.option("weight-decay", 0, "W", "AdamW decoupled weight decay", &o.weight_decay);
   p.option("clip-norm", 0, "N", "global gradient-norm clipping, 0 = off", &o.clip_norm);
-  p.option("crop", 0, "N", "random N-sample crops of each patch; N = the model's patch length",
-           &o.crop);
-  p.option("sample-rate", 0, "HZ", "high rate of the data (recorded in the model)", &o.sample_rate);
-  p.option("patience", 0, "N", "stop after N epochs without validation improvement", &o.patience);
+  p.option("crop", 0, "N",
+           "random N-sample crops of each patch (the model's patch length); 0 = whole patches",
+           &o.crop, 0, 1 << 24);
+  p.option("sample-rate", 0, "HZ", "high rate of the data (recorded in the model)", &o.sample_rate,
+           1, 768000);
+  p.option("patience", 0, "N", "stop after N epochs without validation improvement", &o.patience, 1,
+           1000000);
   p.option("halve-after", 0, "N", "halve the learning rate after N epochs without improvement",
-           &o.halve_after);
-  p.option("max-batches", 0, "N", "batches per epoch, 0 = all", &o.max_batches);
-  p.option("val-patches", 0, "N", "validation patches used, 0 = all", &o.val_max);
+           &o.halve_after, 1, 1000000);
+  p.option("max-batches", 0, "N", "batches per epoch, 0 = all", &o.max_batches, 0, 1 << 30);
+  p.option("val-patches", 0, "N", "validation patches used, 0 = all", &o.val_max, 0, 1 << 30);
   p.option("resume", 0, "FILE", "continue from a checkpoint.safetensors", &o.resume);
   p.option("seed", 's', "N", "seed for initialisation, shuffling, crops and dropout", &o.seed);
   p.option("threads", 0, "N", "CPU threads; 0 = the cores not busy with other work", &o.threads);
   p.flag("quiet", 'q', "no progress bar", &o.quiet);
   if (!p.parse(argc, argv)) return 0;
-  if (o.threads < 0) throw sr::cli::UsageError("--threads must be 0 (all cores) or more");
-  sr::set_cpu_threads(o.threads);
+  sr::cli::apply_threads_flag(o.threads);
   if (o.train.empty() || o.val.empty()) throw UsageError("--train and --val are required");
-  if (o.batch < 1 || o.epochs < 1) throw UsageError("--batch-size and --epochs must be >= 1");
   sr::LossSpec loss;
   try {
     loss = sr::parse_loss(o.loss);
@@ -218,6 +274,8 @@ int run(int argc, char** argv) {
   sr::PatchFile train(o.train), val(o.val);
   if (train.length() != val.length())
     sr::fail("training patches are ", train.length(), " samples, validation ", val.length());
+  sr::check_memory_budget(sr::product_bytes(static_cast<uint64_t>(o.batch), train.length(), 16),
+                          "--batch-size x the patch length of " + o.train);
   if (train.count() < o.batch)
     sr::fail(o.train, ": ", train.count(), " patches, fewer than one batch of ", o.batch);
   const int64_t patch = o.crop > 0 ? o.crop : train.length();
@@ -242,56 +300,39 @@ int run(int argc, char** argv) {
   to.loss = loss;
   to.seed = static_cast<uint64_t>(o.seed);
 
-  std::filesystem::create_directories(o.out);
+  sr::ModelConfig wanted = o.model.config(static_cast<int>(patch), o.sample_rate, o.r);
+  if (o.degrade) {
+    wanted.input_filter.family = sr::InputFilter::Family::varied;
+    wanted.input_filter.cutoff = static_cast<float>(degrade.cutoff_min);
+  }
+  if (val.count() == 0) sr::fail(o.val, ": no validation patches");
+
+  sr::cli::CreatedRunFolder folder(o.out);
+  const sr::cli::RunFolderLock lock(o.out);
   const std::string checkpoint_path = o.out + "/checkpoint.safetensors";
   const std::string model_path = o.out + "/model.safetensors";
-  const std::string log_path = o.out + "/log.csv";
+  sr::cli::TrainingLog log(o.out + "/log.csv");
 
   sr::WeightFile initial;
   int start_epoch = 0, stale = 0;
-  double best = 1e300;
-  std::vector<double> train_curve, val_curve;
+  double best = kNoBest;
   if (!o.resume.empty()) {
     initial = sr::load_weights(o.resume);
-    auto get = [&](const char* key) {
-      auto it = initial.metadata.find(key);
-      if (it == initial.metadata.end()) sr::fail(o.resume, ": not an sr-train checkpoint");
-      return it->second;
-    };
-    start_epoch = std::stoi(get("train_epoch"));
-    stale = std::stoi(get("train_stale_epochs"));
-    best = std::stod(get("train_best_val"));
-    to.lr = std::stof(get("train_lr"));
+    const ResumeState state = resume_state(o.resume, initial.metadata);
+    start_epoch = state.epoch;
+    stale = state.stale;
+    best = state.best;
+    to.lr = state.lr;
+    check_same_architecture(o.resume, sr::config_from_metadata(initial.metadata), wanted);
+    log.resume(start_epoch);
   } else {
-    sr::ModelConfig config = o.model.config(static_cast<int>(patch), o.sample_rate, o.r);
-    if (o.degrade) {
-      config.input_filter.family = sr::InputFilter::Family::varied;
-      config.input_filter.cutoff = static_cast<float>(degrade.cutoff_min);
-    }
-    initial = sr::init_weights(config, static_cast<uint64_t>(o.seed));
+    initial = sr::init_weights(wanted, static_cast<uint64_t>(o.seed));
+    log.start();
   }
   auto backend = sr::make_cpu_backend();
   sr::Trainer trainer(initial, *backend, to);
   initial = {};
   trainer.options().loss.ratio = trainer.config().ratio;  // --loss-high-band's cutoff
-  if (trainer.config().patch_length != patch)
-    sr::fail("checkpoint patch length ", trainer.config().patch_length, " differs from ", patch);
-  if (o.resume.empty()) {
-    std::ofstream(log_path) << "epoch,step,train_loss,val_loss,val_snr,spline_snr,val_lsd,"
-                               "spline_lsd,lr,seconds,patches_per_second\n";
-  } else {  // the curves so far, for the plot
-    std::ifstream log(log_path);
-    std::string line;
-    std::getline(log, line);
-    while (std::getline(log, line)) {
-      std::vector<std::string> f;
-      size_t s = 0, e;
-      while ((e = line.find(',', s)) != std::string::npos)
-        f.push_back(line.substr(s, e - s)), s = e + 1;
-      if (f.size() >= 4)
-        train_curve.push_back(std::stod(f[2])), val_curve.push_back(std::stod(f[3]));
-    }
-  }
   std::fprintf(stderr,
                "sr-train: %s, %.2fM parameters, patch %lld, %lld train / %lld val patches%s\n",
                sr::arch_name(trainer.config().arch), trainer.parameter_count() / 1e6,
@@ -338,8 +379,12 @@ int run(int argc, char** argv) {
     if (!o.quiet) std::fprintf(stderr, "\n");
     const ValResult v = validate(trainer, val, patch, o.batch, o.val_max, maker);
     const double train_loss = loss_sum / batches;
-    train_curve.push_back(train_loss);
-    val_curve.push_back(v.loss);
+    if (!std::isfinite(train_loss) || !std::isfinite(v.loss))
+      sr::fail("epoch ", epoch + 1, ": training diverged (training loss ", train_loss,
+               ", validation loss ", v.loss, "); nothing of this epoch was saved",
+               std::filesystem::exists(model_path) ? "; the best model so far is " + model_path
+                                                   : std::string(),
+               ". Try a lower --lr or --clip-norm 1");
     const bool improved = v.loss < best;
     if (improved) {
       best = v.loss;
@@ -352,13 +397,9 @@ int run(int argc, char** argv) {
     } else if (++stale % std::max(1, o.halve_after) == 0) {
       trainer.options().lr *= 0.5f;
     }
-    {
-      std::ofstream log(log_path, std::ios::app);
-      log << epoch + 1 << "," << trainer.step() << "," << train_loss << "," << v.loss << ","
-          << v.snr << "," << v.spline_snr << "," << v.lsd << "," << v.spline_lsd << ","
-          << trainer.options().lr << "," << train_seconds << ","
-          << batches * o.batch / train_seconds << "\n";
-    }
+    log.add(sr::format(epoch + 1, ",", trainer.step(), ",", train_loss, ",", v.loss, ",", v.snr,
+                       ",", v.spline_snr, ",", v.lsd, ",", v.spline_lsd, ",", trainer.options().lr,
+                       ",", train_seconds, ",", batches * o.batch / train_seconds));
     sr::WeightFile ckpt = trainer.checkpoint();
     ckpt.metadata["train_epoch"] = std::to_string(epoch + 1);
     if (o.degrade) ckpt.metadata["training_degradations"] = sr::degrade_description(degrade);
@@ -368,7 +409,7 @@ int run(int argc, char** argv) {
     ckpt.metadata["train_best_val"] = best_text;
     ckpt.metadata["train_lr"] = sr::format(trainer.options().lr);
     sr::save_weights(checkpoint_path, ckpt);
-    write_svg(o.out + "/loss.svg", train_curve, val_curve);
+    write_svg(o.out + "/loss.svg", log.train_curve(), log.val_curve());
     std::fprintf(stderr,
                  "epoch %d: train %.3e  val %.3e  SNR %.2f dB (spline %.2f)  LSD %.3f (spline "
                  "%.3f)  lr %.1e%s\n",
@@ -379,6 +420,8 @@ int run(int argc, char** argv) {
       break;
     }
   }
+  folder.keep();
+  if (best == kNoBest) sr::fail("no epoch improved on the checkpoint: no model written");
   std::fprintf(stderr, "best validation loss %.4e; model: %s\n", best, model_path.c_str());
   return 0;
 }

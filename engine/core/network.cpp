@@ -4,6 +4,7 @@
 
 #include "core/planner.h"
 #include "sr/error.h"
+#include "sr/memory_budget.h"
 
 namespace sr {
 
@@ -59,6 +60,9 @@ void Network::prepare(int64_t batch, int64_t length) {
   if (fuse_) plan->graph = fuse_for_inference(plan->graph);
   const BufferPlan buffers = plan_buffers(plan->graph);
   plan->arena_floats = buffers.arena_floats;
+  check_memory_budget(product_bytes(buffers.arena_floats, 1, sizeof(float)),
+                      format("the network's working memory for ", batch, " x ", length,
+                             " samples (batch x patch length)"));
   plan->arena = backend_.allocate(buffers.arena_floats);
   plan->program = bind_program(plan->graph, buffers, plan->arena,
                                [&](const std::string& name) { return weights_.at(name); });

@@ -70,8 +70,17 @@ std::unique_ptr<Backend> make_cpu_backend() {
   return std::make_unique<CpuBackend>();
 }
 
+int max_cpu_threads() {
+  return 4 * std::max(1, omp_get_num_procs());
+}
+
 void set_cpu_threads(int threads) {
-  if (threads < 0) fail("thread count must be positive, got ", threads);
+  // More threads than cores only adds barrier waits; far more crashes or hangs libgomp (100000
+  // segfaults, 10000 hangs), so the count is capped at 4x the cores.
+  const int cap = max_cpu_threads();
+  if (threads < 0 || threads > cap)
+    fail("thread count must be 0 (auto) to ", cap, " (4x this machine's ", omp_get_num_procs(),
+         " cores), got ", threads);
   if (threads == 0) {
     // Auto: the cores other work leaves idle (1-minute load average), at least one. Threads that
     // must wait for a core turn every OpenMP barrier and BLAS call into a stall: on a busy

@@ -13,6 +13,7 @@
 
 #include "sr/error.h"
 #include "sr/io/atomic_file.h"
+#include "sr/memory_budget.h"
 
 namespace sr {
 namespace {
@@ -102,18 +103,24 @@ Audio read_audio(const std::string& path) {
   audio.sample_rate = info.samplerate;
   audio.channels = info.channels;
   sf_command(sf.get(), SFC_SET_NORM_FLOAT, nullptr, SF_TRUE);  // integer PCM -> [-1, 1]
+  // Read in chunks into a buffer that grows with what really decodes: a ~100-byte header may
+  // claim 10^9 frames, so its length is never the size of an allocation.
   const sf_count_t chunk = 1 << 16;
-  const sf_count_t want = length_known ? info.frames : SF_COUNT_MAX;
-  audio.samples.resize(static_cast<size_t>(length_known ? info.frames : chunk) * info.channels);
+  const int64_t channels = info.channels;
   sf_count_t got = 0;
-  while (got < want) {
-    if (!length_known) {
-      if ((got + chunk) * info.channels > kMaxSamples)
-        fail(path, ": too large (more than 2^31 samples)");
-      audio.samples.resize(static_cast<size_t>(got + chunk) * info.channels);
+  for (;;) {
+    if (length_known && got >= info.frames) break;
+    const int64_t need = (got + chunk) * channels;
+    if (need > static_cast<int64_t>(audio.samples.size())) {
+      if (need > kMaxSamples) fail(path, ": too large (more than 2^31 samples)");
+      const int64_t size =
+          std::min(std::max(need, 2 * static_cast<int64_t>(audio.samples.size())), kMaxSamples);
+      check_memory_budget(product_bytes(static_cast<uint64_t>(size), 1, sizeof(float)),
+                          path + ": reading the audio (" + std::to_string(got) + " frames so far)");
+      audio.samples.resize(static_cast<size_t>(size));
     }
-    const sf_count_t ask = length_known ? info.frames - got : chunk;
-    sf_count_t n = sf_readf_float(sf.get(), audio.samples.data() + got * info.channels, ask);
+    const sf_count_t ask = length_known ? std::min<sf_count_t>(chunk, info.frames - got) : chunk;
+    const sf_count_t n = sf_readf_float(sf.get(), audio.samples.data() + got * channels, ask);
     if (n <= 0) break;
     got += n;
   }
@@ -121,11 +128,9 @@ Audio read_audio(const std::string& path) {
     fail(path, ": corrupt audio data (", sf_strerror(sf.get()), ")");
   if (length_known && got < info.frames)
     fail(path, ": truncated: header says ", info.frames, " frames, only ", got, " could be read");
-  if (!length_known) {
-    if (got == 0) fail(path, ": contains no audio");
-    audio.samples.resize(static_cast<size_t>(got) * info.channels);
-    audio.samples.shrink_to_fit();
-  }
+  if (got == 0) fail(path, ": contains no audio");
+  audio.samples.resize(static_cast<size_t>(got) * info.channels);
+  audio.samples.shrink_to_fit();
   for (float v : audio.samples)
     if (!std::isfinite(v)) fail(path, ": contains NaN or infinite samples");
   return audio;

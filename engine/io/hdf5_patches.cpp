@@ -6,8 +6,17 @@
 
 #include <hdf5.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <vector>
 
 #include "sr/error.h"
@@ -226,10 +235,64 @@ struct PatchFile::Impl {
   Handle datasets[2];
 };
 
-PatchFile::PatchFile(const std::string& path) : impl_(std::make_unique<Impl>()), path_(path) {
+namespace {
+
+// Opens and reads the whole file in a child process: a crash or hang inside libhdf5 happens there.
+// Returns normally when the child finished (its own errors are the parent's to report).
+void probe_in_child(const std::string& path, const std::function<void()>& open_and_read_all) {
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) return;  // cannot fork: go on unguarded
+  if (child == 0) {
+    try {
+      open_and_read_all();
+    } catch (...) {
+      ::_exit(3);
+    }
+    ::_exit(0);
+  }
+  // A generous limit: reading a sane file from disk takes seconds per GB.
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  const double limit_s = 60.0 + (ec ? 0.0 : static_cast<double>(size) / 20e6);
+  const auto start = std::chrono::steady_clock::now();
+  int status = 0;
+  for (int sleep_us = 200;; sleep_us = std::min(sleep_us * 2, 100000)) {
+    const pid_t done = ::waitpid(child, &status, WNOHANG);
+    if (done == child) break;
+    if (done < 0 && errno != EINTR) return;
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > limit_s) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, &status, 0);
+      fail(path, ": libhdf5 did not finish reading it in ", static_cast<int>(limit_s),
+           " s (a corrupt or hostile HDF5 file?)");
+    }
+    ::usleep(static_cast<useconds_t>(sleep_us));
+  }
+  if (WIFSIGNALED(status))
+    fail(path, ": corrupt HDF5 file (libhdf5 crashed reading it: ", strsignal(WTERMSIG(status)),
+         ")");
+}
+
+constexpr int64_t kMaxPatchLength = int64_t{1} << 24;
+
+}  // namespace
+
+PatchFile::PatchFile(const std::string& path) : PatchFile(path, /*guarded=*/true) {}
+
+PatchFile::PatchFile(const std::string& path, bool guarded)
+    : impl_(std::make_unique<Impl>()), path_(path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) fail(path, ": no such file");
   if (!std::filesystem::is_regular_file(path, ec)) fail(path, ": not a regular file");
+  if (guarded)
+    probe_in_child(path, [&] {
+      const PatchFile file(path, /*guarded=*/false);
+      const int64_t per_read = std::max<int64_t>(1, (int64_t{1} << 22) / file.length());
+      std::vector<float> data(static_cast<size_t>(per_read * file.length())), label(data.size());
+      for (int64_t first = 0; first < file.count(); first += per_read)
+        file.read(first, std::min(per_read, file.count() - first), data.data(), label.data());
+    });
   QuietHdf5 quiet;
   const hid_t opened = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (opened < 0) fail(path, ": not a readable HDF5 file (", hdf5_reason(), ")");
@@ -290,6 +353,8 @@ PatchFile::PatchFile(const std::string& path) : impl_(std::make_unique<Impl>()),
   count_ = static_cast<int64_t>(shapes[0][0]);
   length_ = static_cast<int64_t>(shapes[0][1]);
   if (length_ == 0) fail(path, ": patches of length 0");
+  if (length_ > kMaxPatchLength)
+    fail(path, ": patches of ", length_, " samples (the limit is 2^24 = ", kMaxPatchLength, ")");
 }
 
 PatchFile::~PatchFile() = default;

@@ -20,6 +20,7 @@
 
 #include "sr/error.h"
 #include "sr/io/atomic_file.h"
+#include "sr/io/json_limits.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "weights.cpp assumes a little-endian host"
@@ -104,9 +105,11 @@ Entry parse_entry(const std::string& path, const std::string& name, const json& 
   auto shape = j.find("shape");
   if (shape == j.end() || !shape->is_array()) fail(where, ": missing shape");
   for (const json& d : *shape) {
-    if (!d.is_number_unsigned()) fail(where, ": shape ", shape->dump(), " is not a list of sizes");
+    if (!d.is_number_unsigned())
+      fail(where, ": shape ", json_excerpt(*shape), " is not a list of sizes");
     uint64_t v = d.get<uint64_t>();
-    if (v != 0 && e.numel > (uint64_t{1} << 40) / v) fail(where, ": absurd shape ", shape->dump());
+    if (v != 0 && e.numel > (uint64_t{1} << 40) / v)
+      fail(where, ": absurd shape ", json_excerpt(*shape));
     e.numel *= v;
     e.dims.push_back(static_cast<int64_t>(v));
   }
@@ -153,12 +156,7 @@ WeightFile load_weights(const std::string& path) {
   if (header_len && std::fread(&header[0], 1, header.size(), f.get()) != header.size())
     fail(path, ": read error in header");
 
-  json root;
-  try {
-    root = json::parse(header);
-  } catch (const json::exception& e) {
-    fail(path, ": not a safetensors file (invalid JSON header: ", e.what(), ")");
-  }
+  const json root = parse_json_bounded(header, path + ": not a safetensors file (header)");
   if (!root.is_object()) fail(path, ": not a safetensors file (header is not a JSON object)");
 
   WeightFile out;

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "sr/io/json_limits.h"
+
 #include "sr/error.h"
 #include "sr/model.h"
 
@@ -63,7 +65,8 @@ class MetadataReader {
       fail("weights metadata '", key, "' = '", s, "' is not an integer in [", lo, ", ", hi, "]");
     return v;
   }
-  float real(const std::string& key) const {
+  // A finite number in [lo, hi] (NaN and infinities fail the range test).
+  float real(const std::string& key, float lo, float hi) const {
     const std::string& s = str(key);
     size_t used = 0;
     float v = 0;
@@ -73,10 +76,13 @@ class MetadataReader {
       used = 0;
     }
     if (used != s.size()) fail("weights metadata '", key, "' = '", s, "' is not a number");
+    if (!(v >= lo && v <= hi))
+      fail("weights metadata '", key, "' = '", s, "' must be in [", lo, ", ", hi, "]");
     return v;
   }
   std::vector<int> int_list(const std::string& key, size_t n, int hi) const {
-    nlohmann::json j = nlohmann::json::parse(str(key), nullptr, false);
+    nlohmann::json j = json_depth(str(key)) > 1 ? nlohmann::json()
+                                                : nlohmann::json::parse(str(key), nullptr, false);
     bool ok = j.is_array() && j.size() == n;
     std::vector<int> v;
     if (ok)
@@ -195,7 +201,7 @@ ModelConfig config_from_metadata(const std::map<std::string, std::string>& metad
   c.bottleneck_kernel = r.integer("bottleneck_kernel", 1, 1025);
   c.final_kernel = r.integer("final_kernel", 1, 1025);
   c.dilation = r.integer("dilation", 1, 64);
-  c.leaky_alpha = r.real("leaky_alpha");
+  c.leaky_alpha = r.real("leaky_alpha", 0.0f, 1.0f);
   c.block_policy =
       r.choice<BlockPolicy>("block_policy", {{"tf", BlockPolicy::tf}, {"pt", BlockPolicy::pt}});
   c.base_block = r.integer("base_block", 1, 1 << 20);
@@ -211,37 +217,29 @@ ModelConfig config_from_metadata(const std::map<std::string, std::string>& metad
     c.attention_layers = r.integer("attention_layers", 1, 64);
     c.attention_heads = r.integer("attention_heads", 1, 1024);
     c.ff_dim = r.integer("ff_dim", 1, 1 << 16);
-    c.layer_norm_eps = r.real("layer_norm_eps");
+    c.layer_norm_eps = r.real("layer_norm_eps", 1e-12f, 1.0f);
   }
   if (r.has("block_activation"))
     c.block_activation = r.choice<ModelConfig::BlockActivation>(
         "block_activation", {{"originals", ModelConfig::BlockActivation::originals},
                              {"prelu", ModelConfig::BlockActivation::prelu}});
   if (r.has("block_dropout")) {
-    c.block_dropout = r.real("block_dropout");
-    if (!(c.block_dropout >= 0.0f && c.block_dropout < 1.0f))
-      fail("weights metadata 'block_dropout' must be in [0, 1)");
+    c.block_dropout = r.real("block_dropout", 0.0f, 0.99f);
   }
   if (r.has("dropout_every")) c.dropout_every = r.integer("dropout_every", 0, 64);
   if (r.has("generated_gain_db")) {
-    c.generated_gain_db = r.real("generated_gain_db");
-    if (!(c.generated_gain_db >= -120.0f && c.generated_gain_db <= 0.0f))
-      fail("weights metadata 'generated_gain_db' must be in [-120, 0]");
+    c.generated_gain_db = r.real("generated_gain_db", -120.0f, 0.0f);
   }
   if (r.has("input_filter")) {  // older files: decimate, the InputFilter defaults
     InputFilter& f = c.input_filter;
     f.family = r.choice<InputFilter::Family>(
         "input_filter",
         {{"cheby1", InputFilter::Family::cheby1}, {"varied", InputFilter::Family::varied}});
-    f.cutoff = r.real("input_cutoff");
-    if (!(f.cutoff >= 0.1f && f.cutoff <= 1.0f))
-      fail("weights metadata 'input_cutoff' must be in [0.1, 1] (of the low-rate Nyquist)");
+    f.cutoff = r.real("input_cutoff", 0.1f, 1.0f);  // of the low-rate Nyquist
     if (f.family == InputFilter::Family::cheby1) {
       f.order = r.integer("input_filter_order", 2, 16);
       if (f.order % 2 != 0) fail("weights metadata 'input_filter_order' must be even");
-      f.ripple_db = r.real("input_filter_ripple_db");
-      if (!(f.ripple_db > 0.0f && f.ripple_db <= 3.0f))
-        fail("weights metadata 'input_filter_ripple_db' must be in (0, 3] dB");
+      f.ripple_db = r.real("input_filter_ripple_db", 0.001f, 3.0f);
       if (f.cutoff >= 1.0f) fail("weights metadata 'input_cutoff' must be below 1 for cheby1");
     }
   }

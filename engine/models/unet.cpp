@@ -110,6 +110,9 @@ class UNetBuilder {
   // Post-LayerNorm encoder layers over the block sequence (spec 4 step 2); dropout only in
   // training graphs.
   int transformer(int x, const std::string& prefix, int64_t d) {
+    if (d % c_.attention_heads != 0)
+      fail("AFiLM: attention_heads = ", c_.attention_heads, " does not divide the width ", d,
+           " of ", prefix, " (every filter count must be a multiple of the head count)");
     int z = dropout(unary(Op::pos_encoding, x, prefix + ".positions"), prefix + ".positions.drop",
                     kEncoderDropout);
     for (int j = 0; j < c_.attention_layers; ++j) {

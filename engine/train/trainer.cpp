@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "sr/error.h"
+#include "sr/memory_budget.h"
 
 namespace sr {
 
@@ -105,6 +106,9 @@ Trainer::Program& Trainer::program(int64_t batch, int64_t length, bool training)
     offset[v] = p->floats;
     p->floats += static_cast<size_t>(values[v].shape.numel());
   }
+  check_memory_budget(product_bytes(p->floats, 2, sizeof(float)),
+                      format("training values and gradients for ", batch, " x ", length,
+                             " samples (batch x patch length)"));
   p->values = backend_.allocate(p->floats);
   p->grads = backend_.allocate(p->floats);
   auto value = [&](int v) { return TensorView{p->values + offset[v], values[v].shape}; };

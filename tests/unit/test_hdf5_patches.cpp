@@ -124,6 +124,7 @@ TEST_CASE("PatchFile refuses what it cannot read, naming the file and the proble
   refuses(fixture("hdf5_no_label.h5"), "no 'label'");
   refuses(fixture("hdf5_channels.h5"), "(2, 8, 2)");
   refuses(fixture("hdf5_other.h5"), "'foo'");
+  refuses(fixture("hdf5_huge.h5"), "the limit is 2^24");  // declares 16 GB in 1.7 KB
   refuses(fixture("does_not_exist.h5"), "no such file");
   refuses(fixture("spline_low.npy"), "not a readable HDF5 file");
   refuses(std::string(SR_FIXTURE_DIR), "not a regular file");

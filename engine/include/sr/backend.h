@@ -59,7 +59,9 @@ ConvImpl parse_conv_impl(const std::string& name);  // ours, cudnn; throws sr::E
 std::unique_ptr<Backend> make_cpu_backend();
 // CPU threads for the ops and BLAS; 0 = the cores not busy with other work (load average). On a
 // machine busy with other work, fewer threads avoid the cost of threads waiting for each other.
+// Throws sr::Error outside 0..max_cpu_threads().
 void set_cpu_threads(int threads);
+int max_cpu_threads();  // 4x the cores this process may use
 
 // CUDA: true when this binary has the CUDA backend (its module, kernels/cuda_module.h, loads) and a
 // device is visible.

@@ -42,6 +42,10 @@ class PatchFile {
   // Opens `data`/`label` of shape (N, L, 1) or (N, L), or else `X`/`Y` (the PyTorch port's).
   // Throws sr::Error naming the file for a missing file, a missing dataset, shapes that differ or
   // are not (N, L[, 1]), and element types that are not floating point (float64 is converted).
+  // libhdf5 1.10 crashes on some crafted files (inside H5Lexists, H5Dread); so before this process
+  // calls into it, a forked child opens the file and reads every patch the same way, and a crash
+  // or hang there becomes an sr::Error ("libhdf5 crashed reading it"). Patch lengths above 2^24
+  // samples are refused.
   explicit PatchFile(const std::string& path);
   ~PatchFile();
   PatchFile(const PatchFile&) = delete;
@@ -58,6 +62,7 @@ class PatchFile {
   int64_t attribute(const std::string& name, int64_t fallback) const;
 
  private:
+  PatchFile(const std::string& path, bool guarded);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string path_, layout_;
