@@ -4,7 +4,8 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libsndfile1-dev libsoxr-dev libopenblas-dev
           libopenblas0-pthread nlohmann-json3-dev catch2 python3 python3-numpy
-          python3-h5py python3-torch libhdf5-dev libfftw3-dev libpng-dev)
+          python3-h5py python3-torch libhdf5-dev libfftw3-dev libpng-dev
+          clang libomp-dev libclang-rt-dev)  # the sanitizer and fuzzing build
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

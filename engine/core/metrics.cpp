@@ -18,8 +18,6 @@ namespace sr {
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
-
 // |rfft(window * frame)|^2 for frames of a signal centred with reflect padding.
 class PowerStft {
  public:

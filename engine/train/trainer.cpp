@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <tuple>
 
@@ -68,7 +69,13 @@ Trainer::Trainer(const WeightFile& initial, Backend& backend, const TrainOptions
   }
   check_weights_match(weights_only, reference.weights());
   auto step = initial.metadata.find("train_step");
-  if (step != initial.metadata.end()) step_ = std::stoll(step->second);
+  if (step != initial.metadata.end()) {
+    char* end = nullptr;
+    const long long v = std::strtoll(step->second.c_str(), &end, 10);
+    if (step->second.empty() || *end != '\0' || v < 0 || v > (1LL << 50))
+      fail("checkpoint metadata 'train_step' = '", step->second, "' is not a step count");
+    step_ = v;
+  }
   if (has_moments && step_ == 0) fail("checkpoint has optimizer moments but no train_step");
 
   params_ = backend_.allocate(params_count_);

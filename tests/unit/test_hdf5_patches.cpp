@@ -125,6 +125,9 @@ TEST_CASE("PatchFile refuses what it cannot read, naming the file and the proble
   refuses(fixture("hdf5_channels.h5"), "(2, 8, 2)");
   refuses(fixture("hdf5_other.h5"), "'foo'");
   refuses(fixture("hdf5_huge.h5"), "the limit is 2^24");  // declares 16 GB in 1.7 KB
+  // Found by fuzzing libhdf5 1.10.8 (segfaults inside it): read first in a forked child.
+  refuses(fixture("hdf5_crash_a.h5"), "corrupt HDF5 file");
+  refuses(fixture("hdf5_crash_b.h5"), "corrupt HDF5 file");
   refuses(fixture("does_not_exist.h5"), "no such file");
   refuses(fixture("spline_low.npy"), "not a readable HDF5 file");
   refuses(std::string(SR_FIXTURE_DIR), "not a regular file");
