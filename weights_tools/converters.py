@@ -17,6 +17,7 @@ import json
 import os
 import pickle
 import re
+import reprlib
 import struct
 import zipfile
 
@@ -42,6 +43,22 @@ KERAS_DEFAULT_PATCH = 8192  # NC/K21: keras.Input(shape=[8192, 1])
 
 class ConvertError(Exception):
     """A checkpoint that cannot be converted; the message is meant for the user."""
+
+
+# Limits on what a checkpoint may make this reader allocate (docs/HOSTILE_INPUT.md).
+MAX_PICKLE_BYTES = 64 << 20        # data.pkl: real ones are kilobytes
+MAX_PICKLED_SIZE = 1 << 20         # bytes()/bytearray()/str built by the pickle
+MAX_TENSOR_BYTES = 4 << 30         # one storage record or tensor
+
+
+def short_repr(obj, limit=120):
+    """repr for error messages, bounded in depth, width and length: a pickle can build a
+    'billion laughs' structure (shared references nested 30 deep) whose full repr never ends."""
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxset = 3, 6, 6, 4, 6
+    r.maxstring, r.maxother, r.maxlong = 40, 40, 40
+    text = r.repr(obj)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 # ================================================================================================
@@ -360,25 +377,34 @@ class LazyTensor:
         self.offset = int(offset)
         self.shape = tuple(int(s) for s in size)
         self.stride = tuple(int(s) for s in stride)
-        if len(self.shape) != len(self.stride) or any(s < 0 for s in self.shape + self.stride):
+        if len(self.shape) != len(self.stride) or len(self.shape) > 8 or \
+                any(s < 0 for s in self.shape + self.stride):
             raise ConvertError("tensor with invalid size %s / stride %s"
-                               % (self.shape, self.stride))
+                               % (short_repr(self.shape), short_repr(self.stride)))
 
     @property
     def dtype_name(self):
         return self.storage.stype.name.replace("Storage", "").lower()
 
     def numpy(self):
-        base = self.storage.array()
-        count = int(np.prod(self.shape, dtype=np.int64))
+        count = 1
+        for n in self.shape:
+            count *= n  # Python ints: no overflow
         if count == 0:
-            return np.zeros(self.shape, dtype=base.dtype)
+            return np.zeros(self.shape, dtype=np.float32)
+        if count > self.storage.numel:
+            # A state_dict tensor is a view of its storage; more elements than the storage holds
+            # (stride-0 broadcasting) would let the file size the allocation.
+            raise ConvertError("%s: storage record %s: tensor of %d elements from a storage of %d"
+                               % (self.storage.reader.path, self.storage.key, count,
+                                  self.storage.numel))
+        base = self.storage.array()
         last = self.offset + sum((n - 1) * s for n, s in zip(self.shape, self.stride))
         if self.offset < 0 or last >= base.size:
-            raise ConvertError("storage record %s: tensor view (offset %d, size %s, stride %s) "
-                               "runs past its %d elements (truncated file?)"
-                               % (self.storage.key, self.offset, self.shape, self.stride,
-                                  base.size))
+            raise ConvertError("%s: storage record %s: tensor view (offset %d, size %s, "
+                               "stride %s) runs past its %d elements (truncated file?)"
+                               % (self.storage.reader.path, self.storage.key, self.offset,
+                                  short_repr(self.shape), short_repr(self.stride), base.size))
         view = np.lib.stride_tricks.as_strided(
             base[self.offset:], shape=self.shape,
             strides=tuple(s * base.itemsize for s in self.stride), writeable=False)
@@ -411,31 +437,51 @@ class PlainNamespace:
     """argparse.Namespace as a plain attribute holder (BUILD fills __dict__)."""
 
     def __repr__(self):
-        return "Namespace(%s)" % ", ".join("%s=%r" % kv for kv in sorted(vars(self).items()))
+        return "Namespace(%s)" % ", ".join("%s=%s" % (k, short_repr(v))
+                                           for k, v in sorted(vars(self).items())[:20])
 
 
 def _codecs_encode(obj, encoding="utf-8", errors="strict"):
     # Protocol-2 pickles spell bytes as _codecs.encode(str, 'latin1').
     if not isinstance(obj, str) or encoding not in ("latin1", "latin-1", "utf-8", "utf8"):
-        raise UnsafePickleError("refusing _codecs.encode(%r, %r)" % (type(obj).__name__, encoding))
+        raise UnsafePickleError("refusing _codecs.encode(%s, %s)"
+                                % (type(obj).__name__, short_repr(encoding)))
+    if len(obj) > MAX_PICKLED_SIZE:
+        raise UnsafePickleError("refusing _codecs.encode of %d characters" % len(obj))
     return obj.encode(encoding, errors)
 
 
 def _numpy_scalar(dtype, data=None):
     if not isinstance(dtype, np.dtype) or dtype.kind not in "biufc" or not isinstance(data, bytes):
-        raise UnsafePickleError("refusing numpy scalar of dtype %r" % (dtype,))
+        raise UnsafePickleError("refusing numpy scalar of dtype %s" % short_repr(dtype))
     return np.frombuffer(data, dtype=dtype, count=1)[0]
 
 
 def _numpy_dtype(name, align=False, copy=False):
+    if not isinstance(name, str) or len(name) > 16:
+        raise UnsafePickleError("refusing numpy dtype %s" % short_repr(name))
     dt = np.dtype(name)
     if dt.kind not in "biufc":
-        raise UnsafePickleError("refusing numpy dtype %r" % (name,))
+        raise UnsafePickleError("refusing numpy dtype %s" % short_repr(name))
     return dt
 
 
+def _sized_from_content(kind):
+    """bytes/bytearray as a pickle may call them: from content (str + encoding, bytes, a list
+    of ints), never bytes(10**12), which would allocate what the file asks for."""
+    def build(*args):
+        if args and isinstance(args[0], int) and not isinstance(args[0], bool):
+            raise UnsafePickleError("refusing %s(%d): a pickle may not size allocations"
+                                    % (kind.__name__, args[0]))
+        if args and hasattr(args[0], "__len__") and len(args[0]) > MAX_PICKLED_SIZE:
+            raise UnsafePickleError("refusing %s of %d items (limit %d)"
+                                    % (kind.__name__, len(args[0]), MAX_PICKLED_SIZE))
+        return kind(*args)
+    return build
+
+
 _SAFE_BUILTINS = ("dict", "list", "tuple", "set", "frozenset", "int", "float", "str", "bool",
-                  "complex", "bytes", "bytearray")
+                  "complex")
 
 _ALLOWED_GLOBALS = {
     "collections.OrderedDict": collections.OrderedDict,
@@ -454,6 +500,9 @@ _ALLOWED_GLOBALS = {
 for _name in _SAFE_BUILTINS:
     _ALLOWED_GLOBALS["builtins." + _name] = getattr(builtins, _name)
     _ALLOWED_GLOBALS["__builtin__." + _name] = getattr(builtins, _name)
+for _kind in (bytes, bytearray):
+    _ALLOWED_GLOBALS["builtins." + _kind.__name__] = _sized_from_content(_kind)
+    _ALLOWED_GLOBALS["__builtin__." + _kind.__name__] = _sized_from_content(_kind)
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -480,11 +529,14 @@ class RestrictedUnpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         # torch.save: ('storage', storage_type, key, location, numel)
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
-            raise UnsafePickleError("unexpected persistent id %r" % (pid,))
+            raise UnsafePickleError("unexpected persistent id %s" % short_repr(pid))
         _, stype, key, _location, numel = pid
         if not isinstance(stype, _StorageType):
-            raise UnsafePickleError("unsupported storage type in persistent id %r" % (pid,))
-        return self._reader.storage(str(key), stype, int(numel))
+            raise UnsafePickleError("unsupported storage type in persistent id %s"
+                                    % short_repr(pid))
+        if not isinstance(key, str) or len(key) > 64 or not isinstance(numel, int) or numel < 0:
+            raise UnsafePickleError("malformed persistent id %s" % short_repr(pid))
+        return self._reader.storage(key, stype, numel)
 
 
 class TorchZipReader:
@@ -506,31 +558,53 @@ class TorchZipReader:
         self.names = set(names)
         self.little_endian = True
         if self.prefix + "byteorder" in self.names:
-            order = self._read(self.prefix + "byteorder").decode("ascii", "replace").strip()
+            order = self._read(self.prefix + "byteorder", 64).decode("ascii", "replace").strip()
             if order not in ("little", "big"):
                 raise ConvertError("%s: unknown byteorder record %r" % (path, order))
             self.little_endian = order == "little"
         self._storages = {}
 
-    def _read(self, name):
+    def _read(self, name, limit, exact=None):
+        """The record `name`, refusing one whose size (as declared, and as actually inflated)
+        exceeds `limit` bytes or differs from `exact`: a zip bomb never inflates past it."""
         try:
-            return self.zf.read(name)
+            info = self.zf.getinfo(name)
+            if exact is not None and info.file_size != exact:
+                raise ConvertError("%s: storage record %s holds %d bytes, expected %d (%s)"
+                                   % (self.path, name, info.file_size, exact,
+                                      "truncated?" if info.file_size < exact
+                                      else "not a torch storage"))
+            if info.file_size > limit:
+                raise ConvertError("%s: record %s declares %d bytes, more than the limit of %d"
+                                   % (self.path, name, info.file_size, limit))
+            with self.zf.open(info) as fp:
+                data = fp.read(limit + 1)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError,
-                NotImplementedError) as e:
+                NotImplementedError, RuntimeError) as e:
             raise ConvertError("%s: cannot read record %s (truncated or corrupt file?): %s"
                                % (self.path, name, e))
+        if len(data) > limit:
+            raise ConvertError("%s: record %s inflates past the limit of %d bytes"
+                               % (self.path, name, limit))
+        if exact is not None and len(data) != exact:
+            raise ConvertError("%s: storage record %s holds %d bytes, expected %d (%s)"
+                               % (self.path, name, len(data), exact,
+                                  "truncated?" if len(data) < exact else "not a torch storage"))
+        return data
 
     def load_object(self):
-        data = self._read(self.prefix + "data.pkl")
+        data = self._read(self.prefix + "data.pkl", MAX_PICKLE_BYTES)
         try:
             return RestrictedUnpickler(io.BytesIO(data), self).load()
         except UnsafePickleError as e:
             raise UnsafePickleError("%s: %s" % (self.path, e))
         except ConvertError:
             raise
+        except RecursionError:
+            raise ConvertError("%s: data.pkl nests too deeply" % self.path)
         except Exception as e:  # malformed pickle stream
             raise ConvertError("%s: cannot unpickle data.pkl (%s: %s)"
-                               % (self.path, type(e).__name__, e))
+                               % (self.path, type(e).__name__, short_repr(str(e), 200)))
 
     def storage(self, key, stype, numel):
         if key not in self._storages:
@@ -541,12 +615,12 @@ class TorchZipReader:
         name = self.prefix + "data/" + key
         if name not in self.names:
             raise ConvertError("%s: storage record %s is missing" % (self.path, name))
-        raw = self._read(name)
         itemsize = 2 if stype.dtype == "bf16" else np.dtype(stype.dtype).itemsize
-        if len(raw) < numel * itemsize:
-            raise ConvertError("%s: storage record %s holds %d bytes, expected %d (truncated?)"
-                               % (self.path, name, len(raw), numel * itemsize))
-        raw = raw[:numel * itemsize]
+        if numel * itemsize > MAX_TENSOR_BYTES:
+            raise ConvertError("%s: storage record %s declares %d elements (%d bytes, more than "
+                               "the limit of %d)" % (self.path, name, numel, numel * itemsize,
+                                                     MAX_TENSOR_BYTES))
+        raw = self._read(name, numel * itemsize, exact=numel * itemsize)
         if stype.dtype == "bf16":
             u16 = np.frombuffer(raw, dtype="<u2" if self.little_endian else ">u2")
             return _bf16_to_f32(u16.astype("<u2"))

@@ -32,6 +32,7 @@ more than 1e-2 relative; each test measures that margin and asserts it.
 import argparse
 import collections
 import importlib.util
+import io
 import os
 import pickle
 import shutil
@@ -566,6 +567,54 @@ def test_refusals(ctx):
     with open(legacy, "wb") as fp:
         pickle.dump({"a": 1}, fp, protocol=2)
     expect_refusal(ctx, legacy, ["legacy"], "legacy_pickle")
+
+    # 2b. Hostile containers (issue "Hostile input and faults"): each used to read, allocate or
+    # print what the file asked for, or to succeed wrongly.
+    bomb = ctx.path("zip_bomb.pth")
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:  # 128 MB of zeros in ~130 KB
+        zf.writestr("archive/data.pkl", bytes(128 << 20))
+        zf.writestr("archive/version", "3\n")
+    expect_refusal(ctx, bomb, ["record archive/data.pkl declares 134217728 bytes, more than"],
+                   "zip_bomb")
+    sizer = ctx.path("sizer.pth")
+    torch_zip_with_pickle(sizer, pickle.dumps({"model_state_dict": _Evil(bytearray, 10 ** 12)},
+                                              protocol=2))
+    expect_refusal(ctx, sizer, ["refusing bytearray(1000000000000)"], "pickle_sizes_allocation")
+    laughs = []
+    for _ in range(40):  # 2^40 leaves by reference, a few hundred bytes pickled
+        laughs = [laughs, laughs]
+
+    class _LaughsPickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            return laughs if isinstance(obj, _Marker) else None
+
+    class _Marker:
+        pass
+
+    buf = io.BytesIO()
+    _LaughsPickler(buf, protocol=2).dump({"model_state_dict": {"w": _Marker()}})
+    lol = ctx.path("billion_laughs.pth")
+    torch_zip_with_pickle(lol, buf.getvalue())
+    start = time.time()
+    expect_refusal(ctx, lol, ["unexpected persistent id [[[["], "billion_laughs_repr")
+    assert time.time() - start < 30, "the error message took %.0f s" % (time.time() - start)
+    # A storage record longer than its tensor: refused, not silently cut.
+    oversized = ctx.path("oversized.pth")
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(oversized, "w") as zout:
+        grown = [i.filename for i in zin.infolist() if "/data/" in i.filename][0]
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            zout.writestr(info.filename, data + bytes(64) if info.filename == grown else data)
+    expect_refusal(ctx, oversized, ["storage record %s holds" % grown, "not a torch storage"],
+                   "oversized_record")
+    # A stride-0 view (one stored element broadcast to a whole tensor) would let the file size the
+    # converter's allocation: refused.
+    key = "afilm_down.2.transformer.enc_layers.1.dense1.weight"
+    broadcast = collections.OrderedDict(sd)
+    broadcast[key] = torch.zeros(1).expand(*sd[key].shape)
+    p = ctx.path("broadcast.pth")
+    torch.save(broadcast, p)
+    expect_refusal(ctx, p, ["tensor of 1024 elements from a storage of 1"], "stride0_view")
 
     # 3. State dicts that do not fit the topology: each offending key is named.
     missing = collections.OrderedDict(sd)
