@@ -16,6 +16,7 @@ import io
 import json
 import os
 import pickle
+import pickletools
 import re
 import reprlib
 import struct
@@ -539,6 +540,25 @@ class RestrictedUnpickler(pickle.Unpickler):
         return self._reader.storage(key, stype, numel)
 
 
+def _check_pickle_stream(data, path):
+    """Walks the opcodes before unpickling (pickletools reads lengths against what is there):
+    the C unpickler allocates what a length field, a FRAME size or a memo index says before it
+    sees the data, so a 300-byte data.pkl could ask for gigabytes."""
+    try:
+        for op, arg, pos in pickletools.genops(data):
+            if op.name == "FRAME" and arg > len(data) - pos:
+                raise ConvertError("%s: data.pkl: frame of %d bytes at byte %d, only %d remain"
+                                   % (path, arg, pos, len(data) - pos))
+            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and int(arg) > len(data):
+                raise ConvertError("%s: data.pkl: memo index %s at byte %d is absurd"
+                                   % (path, short_repr(arg), pos))
+    except ConvertError:
+        raise
+    except Exception as e:  # genops: truncated arguments, unknown opcodes
+        raise ConvertError("%s: data.pkl is not a well-formed pickle (%s)"
+                           % (path, short_repr(str(e), 160)))
+
+
 class TorchZipReader:
     """The torch>=1.6 container: `<prefix>/data.pkl` + `<prefix>/data/<key>` raw storages."""
 
@@ -547,7 +567,8 @@ class TorchZipReader:
         try:
             self.zf = zipfile.ZipFile(path)
             names = self.zf.namelist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as e:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+                NotImplementedError, RuntimeError) as e:
             raise ConvertError("%s: not a readable zip archive (truncated or corrupt .pth?): %s"
                                % (path, e))
         pkls = [n for n in names if n == "data.pkl" or n.endswith("/data.pkl")]
@@ -594,6 +615,7 @@ class TorchZipReader:
 
     def load_object(self):
         data = self._read(self.prefix + "data.pkl", MAX_PICKLE_BYTES)
+        _check_pickle_stream(data, self.path)
         try:
             return RestrictedUnpickler(io.BytesIO(data), self).load()
         except UnsafePickleError as e:

@@ -580,6 +580,14 @@ def test_refusals(ctx):
     torch_zip_with_pickle(sizer, pickle.dumps({"model_state_dict": _Evil(bytearray, 10 ** 12)},
                                               protocol=2))
     expect_refusal(ctx, sizer, ["refusing bytearray(1000000000000)"], "pickle_sizes_allocation")
+    # Found by fuzz/fuzz_convert.py: the C unpickler sizes memory from a memo index or a length
+    # field before it sees any data (3 GB from a few hundred bytes).
+    memo = ctx.path("memo_index.pth")
+    torch_zip_with_pickle(memo, b"\x80\x02}r" + struct.pack("<I", 0x7FFFFFFF) + b".")
+    expect_refusal(ctx, memo, ["memo index 2147483647 at byte 3 is absurd"], "pickle_memo_index")
+    length = ctx.path("length_field.pth")
+    torch_zip_with_pickle(length, b"\x80\x02X" + struct.pack("<I", 0x28000000) + b"ab.")
+    expect_refusal(ctx, length, ["data.pkl is not a well-formed pickle"], "pickle_length_field")
     laughs = []
     for _ in range(40):  # 2^40 leaves by reference, a few hundred bytes pickled
         laughs = [laughs, laughs]
