@@ -3,9 +3,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <vector>
 
+#include "cpu/conv1d_fft.h"
 #include "cpu/cpu_ops.h"
 #include "sr/error.h"
 
@@ -236,6 +239,21 @@ void conv1d_bwd_bias(const float* dy, float* db, int64_t rows, int64_t Cout) {
   }
 }
 
+// SR_CPU_CONV=gemm|fft|auto (default auto: conv1d_fft_pays decides per layer): the forward's
+// path for Cin >= kDirectMaxCin, read once; for A/B measurements.
+bool use_fft(const ConvDims& d) {
+  static const int forced = [] {
+    const char* v = std::getenv("SR_CPU_CONV");
+    if (!v || std::strcmp(v, "auto") == 0) return -1;
+    if (std::strcmp(v, "gemm") == 0) return 0;
+    if (std::strcmp(v, "fft") == 0) return 1;
+    fail("SR_CPU_CONV='", v, "': expected gemm, fft or auto");
+  }();
+  if (d.K % 2 == 0) return false;
+  if (forced >= 0) return forced == 1;
+  return conv1d_fft_pays(d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
+}
+
 }  // namespace
 
 // x: (B, L, Cin), w: (K, Cin, Cout), bias: (Cout) -> y: (B, L, Cout)
@@ -264,6 +282,8 @@ void conv1d_fwd(const OpCall& call) {
   }
   if (d.Cin < kDirectMaxCin) {
     conv1d_im2col(x, ldx, w, bias, z, ldz, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
+  } else if (use_fft(d)) {
+    conv1d_fft(x, ldx, w, bias, z, ldz, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
   } else {
     conv1d_gemm(x, ldx, w, bias, z, ldz, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
   }

@@ -1,0 +1,79 @@
+// The overlap-save FFT convolution against a float64 direct convolution on fresh random inputs,
+// over shapes that cover one and many blocks, a signal shorter than the kernel's span, dilation
+// 1 and 2, strided input and output rows, and the bundled model's long layers.
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "cpu/conv1d_fft.h"
+#include "test_util.h"
+
+namespace {
+
+struct Case {
+  int64_t B, L, Cin, Cout, K, dilation, ldx_extra, ldy_extra;
+};
+
+// y[b,t,co] = bias[co] + sum_j sum_ci w[j,ci,co] x[b, t + d (j - (K-1)/2), ci], in double.
+std::vector<double> direct(const Case& c, const std::vector<float>& x, int64_t ldx,
+                           const std::vector<float>& w, const std::vector<float>& bias) {
+  std::vector<double> y(static_cast<size_t>(c.B * c.L * c.Cout));
+  for (int64_t b = 0; b < c.B; ++b)
+    for (int64_t t = 0; t < c.L; ++t)
+      for (int64_t co = 0; co < c.Cout; ++co) {
+        double acc = bias[co];
+        for (int64_t j = 0; j < c.K; ++j) {
+          const int64_t s = t + c.dilation * (j - (c.K - 1) / 2);
+          if (s < 0 || s >= c.L) continue;
+          for (int64_t ci = 0; ci < c.Cin; ++ci)
+            acc += double(w[(j * c.Cin + ci) * c.Cout + co]) * x[(b * c.L + s) * ldx + ci];
+        }
+        y[(b * c.L + t) * c.Cout + co] = acc;
+      }
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("conv1d_fft matches a float64 direct convolution", "[cpu][conv][fft]") {
+  const Case cases[] = {
+      {1, 64, 8, 8, 9, 1, 0, 0},      // one block
+      {2, 100, 12, 20, 9, 2, 3, 5},   // blocks that do not divide L; strided rows
+      {3, 50, 16, 8, 33, 2, 0, 0},    // L shorter than the span (65): all padding
+      {1, 1000, 9, 7, 17, 2, 0, 2},   // many blocks
+      {2, 512, 96, 64, 33, 2, 0, 0},  // the bundled r = 2 model's up.0
+      {1, 300, 32, 48, 65, 2, 1, 0},  // the default models' first long kernel
+  };
+  uint32_t seed = 1;
+  for (const Case& c : cases) {
+    INFO("B " << c.B << " L " << c.L << " Cin " << c.Cin << " Cout " << c.Cout << " K " << c.K
+              << " dilation " << c.dilation);
+    const int64_t ldx = c.Cin + c.ldx_extra, ldy = c.Cout + c.ldy_extra;
+    const auto x = sr::test::random_vector(static_cast<size_t>(c.B * c.L * ldx), seed++);
+    const auto w = sr::test::random_vector(static_cast<size_t>(c.K * c.Cin * c.Cout), seed++, 0.2f);
+    const auto bias = sr::test::random_vector(static_cast<size_t>(c.Cout), seed++);
+    std::vector<float> y(static_cast<size_t>(c.B * c.L * ldy), std::nanf(""));
+    sr::cpu::conv1d_fft(x.data(), ldx, w.data(), bias.data(), y.data(), ldy, c.B, c.L, c.Cin,
+                        c.Cout, c.K, c.dilation);
+    const std::vector<double> ref = direct(c, x, ldx, w, bias);
+    double err = 0, norm = 0;
+    for (int64_t r = 0; r < c.B * c.L; ++r)
+      for (int64_t co = 0; co < c.Cout; ++co) {
+        const double d = y[r * ldy + co] - ref[r * c.Cout + co];
+        err += d * d;
+        norm += ref[r * c.Cout + co] * ref[r * c.Cout + co];
+      }
+    // float32 transforms of N <= 1024 points and sums over K Cin products: relative rounding
+    // ~1e-7 x sqrt(K Cin) x log2 N stays below 1e-5 for these sizes.
+    REQUIRE(std::sqrt(err / norm) < 1e-5);
+    for (int64_t r = 0; r < c.B * c.L && c.ldy_extra; ++r)  // the gap between rows is untouched
+      REQUIRE(std::isnan(y[r * ldy + c.Cout]));
+  }
+}
+
+TEST_CASE("conv1d_fft_pays picks the long kernels of wide enough layers", "[cpu][conv][fft]") {
+  REQUIRE(sr::cpu::conv1d_fft_pays(16, 512, 96, 64, 33, 2));      // bundled up.0 at batch 16
+  REQUIRE(!sr::cpu::conv1d_fft_pays(16, 512, 96, 64, 3, 2));      // short kernel
+  REQUIRE(!sr::cpu::conv1d_fft_pays(16, 2048, 1, 32, 65, 2));     // first layer: Cin = 1
+  REQUIRE(!sr::cpu::conv1d_fft_pays(4, 1024, 1024, 512, 33, 2));  // spectra over 128 MB
+}
