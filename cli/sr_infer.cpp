@@ -127,7 +127,7 @@ void log(const Options& o, const char* fmt, Args... args) {
   if (!o.quiet) std::fprintf(stderr, fmt, args...);
 }
 
-int run_npy(const Options& o, sr::Network& net) {
+int run_npy(const Options& o, const std::string& model_path, sr::Network& net) {
   sr::NpyArray in = sr::read_npy(o.in);
   if (in.dims.empty() || in.dims.size() > 2)
     sr::fail(o.in, ": expected shape (L,) or (B, L), got rank ", in.dims.size());
@@ -139,6 +139,10 @@ int run_npy(const Options& o, sr::Network& net) {
   auto start = Clock::now();
   sr::NpyArray out{in.dims, std::vector<float>(in.values.size())};
   net.forward(in.values.data(), batch, length, out.values.data());
+  for (size_t i = 0; i < out.values.size(); ++i)  // a broken model must not look like a success
+    if (!std::isfinite(out.values[i]))
+      sr::fail(model_path, ": the network's output is not finite (element ", i,
+               "); nothing written");
   sr::write_npy(o.out, out);
   log(o, "ran %lld x %lld samples in %.3f s\n", static_cast<long long>(batch),
       static_cast<long long>(length), seconds_since(start));
@@ -370,7 +374,7 @@ int run(int argc, char** argv) {
                  "warning: bf16 on an AFiLM model: its attention amplifies the rounding (emulated "
                  "residual error 10-100x over the accuracy bound, docs/BENCHMARKS.md); prefer "
                  "--precision tf32\n");
-  if (npy) return run_npy(o, net);
+  if (npy) return run_npy(o, model_path, net);
   if (o.generated_gain == "model") gain_db = cfg.generated_gain_db;
   sr::AudioReader probe(o.in);
   const sr::ExtensionPlan plan = sr::plan_extension(probe.sample_rate(), band.band_hz, band.edge_hz,

@@ -157,6 +157,26 @@ set_metadata nan.safetensors leaky_alpha nan
 expect 1 "leaky_alpha" "$BIN/sr-infer" "$EXAMPLES/speech_ru_8k.wav" nan.wav --model nan.safetensors
 [[ ! -e nan.wav ]] || fail "wrote nan.wav"
 
+check "weights that overflow to inf: .npy and audio modes fail, nothing written (was NaN, exit 0)"
+"${PYTHON:-python3}" - "$FIX/../../models/speech_r2.safetensors" inf.safetensors in.npy <<'PYEOF'
+import json, random, struct, sys
+raw = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+for key in head:
+    if key.startswith("final.conv."):
+        b, e = head[key]["data_offsets"]
+        raw[8 + n + b:8 + n + e] = struct.pack("<%df" % ((e - b) // 4), *[3e38] * ((e - b) // 4))
+open(sys.argv[2], "wb").write(raw)
+header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2048,), }"
+header += " " * (117 - len(header)) + "\n"
+values = struct.pack("<2048f", *[random.gauss(0, 0.1) for _ in range(2048)])
+open(sys.argv[3], "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", 118) + header.encode() + values)
+PYEOF
+expect 1 "output is not finite" "$BIN/sr-infer" in.npy out.npy --model inf.safetensors --quiet
+expect 1 "NaN or infinite" "$BIN/sr-infer" "$EXAMPLES/speech_ru_8k.wav" inf.wav --model inf.safetensors --quiet
+[[ ! -e out.npy && ! -e inf.wav ]] || fail "wrote an output"
+
 check "an HDF5 file declaring 2^30-sample patches: refused before any allocation"
 expect 1 "the limit is 2^24" "$BIN/sr-train" --train "$FIX/hdf5_huge.h5" --val "$FIX/hdf5_huge.h5" \
   --out huge "${TINY[@]}"
