@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "sr/error.h"
@@ -107,10 +108,18 @@ Audio read_audio(const std::string& path) {
   // claim 10^9 frames, so its length is never the size of an allocation.
   const sf_count_t chunk = 1 << 16;
   const int64_t channels = info.channels;
+  std::error_code size_error;
+  const auto file_size = std::filesystem::file_size(path, size_error);
+  const int64_t file_bytes = size_error ? 0 : static_cast<int64_t>(file_size);
   sf_count_t got = 0;
   for (;;) {
     if (length_known && got >= info.frames) break;
     const int64_t need = (got + chunk) * channels;
+    // Real codecs stay far below 1024 bytes of float samples per byte of file (Opus at 6
+    // kbit/s: ~250); a few hundred KB of FLAC can encode hours of digital silence.
+    if (file_bytes > 0 && need * 4 > std::max<int64_t>(int64_t{64} << 20, 1024 * file_bytes))
+      fail(path, ": decodes to more than 1024 bytes of samples per byte of file (", file_bytes,
+           " bytes): a decompression bomb?");
     if (need > static_cast<int64_t>(audio.samples.size())) {
       if (need > kMaxSamples) fail(path, ": too large (more than 2^31 samples)");
       const int64_t size =

@@ -8,9 +8,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "sr/error.h"
 #include "sr/io/atomic_file.h"
@@ -196,4 +198,18 @@ TEST_CASE("Temporary files of dead processes are removed, live ones kept", "[hos
     sr::AtomicFile f(dir.path("other.wav"));  // a writer for a path cleans up its own leftovers
   }
   REQUIRE(!std::filesystem::exists(dir.path("other.wav.tmp-4194305")));
+}
+
+TEST_CASE("A FLAC of hours of digital silence is refused as a decompression bomb", "[hostile]") {
+  sr::test::TempDir dir;
+  const std::string path = dir.path("silence.flac");
+  {
+    sr::AudioWriter writer(path, 8000, 1);
+    const std::vector<float> zeros(1 << 16, 0.0f);
+    for (int i = 0; i < 400; ++i) writer.write(zeros.data(), zeros.size());  // 26M samples
+    writer.finish();
+  }
+  // ~0.1 MB of file for ~100 MB of float samples: past 1024 bytes per byte of file.
+  REQUIRE(std::filesystem::file_size(path) * 1024 < (uint64_t{26} << 22));
+  REQUIRE_THROWS_WITH(sr::read_audio(path), Contains("decompression bomb"));
 }
