@@ -53,7 +53,16 @@ inline bool aligned16(const void* p) {
   return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
 }
 
-#ifdef __CUDACC__
+// Launches and dynamic shared memory go through these two macros, which the host execution
+// (kernels/host/host_exec.h, SR_HOST_EXEC) defines its own way:
+//   SR_LAUNCH(kernel, grid, block, smem_bytes, stream)(args...)
+//   SR_DYNAMIC_SHARED(T, name);  // T name[], the launch's dynamic shared memory
+#ifndef SR_HOST_EXEC
+#define SR_LAUNCH(kernel, grid, block, smem, stream) kernel<<<grid, block, smem, stream>>>
+#define SR_DYNAMIC_SHARED(T, name) extern __shared__ __align__(128) T name[]
+#endif
+
+#if defined(__CUDACC__) || defined(SR_HOST_EXEC)
 // Grid-stride loop over n < 2^31 items: unsigned, so i + stride cannot overflow.
 #define SR_GRID_STRIDE(i, n)                                                             \
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < static_cast<unsigned>(n); \

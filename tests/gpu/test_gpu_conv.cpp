@@ -209,38 +209,6 @@ struct EpilogueCase {
   sr::SubpixelOrder order;
 };
 
-// Runs `spec` with x as channels [x_off, x_off + Cin) of a buffer with ldx channels and y as
-// channels [y_off, y_off + C) of a poisoned buffer with ldy channels; returns the whole y buffer.
-std::vector<float> run_strided(sr::Backend& backend, const OpSpec& spec, int64_t ldx, int64_t x_off,
-                               int64_t ldy, int64_t y_off) {
-  const sr::Shape xs = spec.inputs[0].shape;
-  std::vector<float> xbuf(size_t(xs.b * xs.l * ldx), 0.5f);
-  for (int64_t r = 0; r < xs.b * xs.l; ++r)
-    for (int64_t c = 0; c < xs.c; ++c)
-      xbuf[size_t(r * ldx + x_off + c)] = spec.inputs[0].values[size_t(r * xs.c + c)];
-  const size_t y_size = size_t(spec.output.b * spec.output.l * ldy);
-  float* dx = backend.allocate(xbuf.size());
-  float* dw = backend.allocate(spec.weights[0].size());
-  float* db = backend.allocate(spec.weights[1].size());
-  float* dy = backend.allocate(y_size);
-  backend.upload(dx, xbuf.data(), xbuf.size());
-  backend.upload(dw, spec.weights[0].data(), spec.weights[0].size());
-  backend.upload(db, spec.weights[1].data(), spec.weights[1].size());
-  sr::OpCall call;
-  call.op = Op::conv1d;
-  call.params = spec.params;
-  call.inputs[0] = {dx + x_off, xs, ldx};
-  call.weights[0] = {dw, spec.weight_dims[0]};
-  call.weights[1] = {db, spec.weight_dims[1]};
-  call.output = {dy + y_off, spec.output, ldy};
-  sr::gpu_test::poison(backend, dy, y_size);
-  backend.run({call}, sr::gpu_test::next_program_id());
-  std::vector<float> y(y_size);
-  backend.download(y.data(), dy, y_size);
-  for (float* p : {dx, dw, db, dy}) backend.release(p);
-  return y;
-}
-
 }  // namespace
 
 TEST_CASE("cuda conv1d: fused epilogues and strided views, every path", "[gpu][conv][fused]") {
@@ -280,7 +248,7 @@ TEST_CASE("cuda conv1d: fused epilogues and strided views, every path", "[gpu][c
       // concatenations of channel counts that are multiples of 4 give), so that the tensor-core
       // path reads the strided x itself.
       const int64_t ldx = c.cin + 8, x_off = 4, ldy = ys.c + 12, y_off = 8;
-      const std::vector<float> ref = run_strided(*cpu, spec, ldx, x_off, ldy, y_off);
+      const std::vector<float> ref = sr::gpu_test::run_strided(*cpu, spec, ldx, x_off, ldy, y_off);
       const double sqrt_n = std::sqrt(double(c.k * c.cin));
       for (ConvImpl impl : {ConvImpl::ours, ConvImpl::cudnn}) {
         if (impl == ConvImpl::cudnn && !sr::cuda_tools::has_cudnn()) continue;
@@ -290,7 +258,8 @@ TEST_CASE("cuda conv1d: fused epilogues and strided views, every path", "[gpu][c
                       << " pool2=" << ep.pool2 << " act=" << int(ep.act)
                       << " shuffle=" << ep.shuffle << " order=" << int(ep.order) << " precision="
                       << sr::precision_name(p) << " impl=" << sr::conv_impl_name(impl));
-          const std::vector<float> got = run_strided(cuda, spec, ldx, x_off, ldy, y_off);
+          const std::vector<float> got =
+              sr::gpu_test::run_strided(cuda, spec, ldx, x_off, ldy, y_off);
           std::vector<float> got_in, ref_in;
           size_t outside_written = 0;
           for (size_t i = 0; i < got.size(); ++i) {
