@@ -65,6 +65,11 @@ std::unique_ptr<Backend> make_host_cuda_backend(Precision precision) {
   return std::make_unique<HostCudaBackend>(precision);
 }
 
+std::unique_ptr<Backend> make_reference_backend() {
+  set_cpu_threads(1);
+  return make_cpu_backend();
+}
+
 std::string conv1d_path(const OpCall& call, Precision precision) {
   const cuda::CudaContext ctx(options(precision));
   return cuda::conv1d_path_name(call, ctx);

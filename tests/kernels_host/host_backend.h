@@ -13,6 +13,11 @@ namespace sr::kernel_host {
 
 std::unique_ptr<Backend> make_host_cuda_backend(Precision precision);
 
+// The CPU backend as the reference, single-threaded: ThreadSanitizer cannot see the
+// synchronisation inside the uninstrumented OpenMP and OpenBLAS, so results their threads wrote
+// would look racy to the instrumented test.
+std::unique_ptr<Backend> make_reference_backend();
+
 // The kernel conv1d.cu picks for this call in `precision` ("mma tf32 split-k 9", ...).
 std::string conv1d_path(const OpCall& call, Precision precision);
 

@@ -103,7 +103,7 @@ bool on_tensor_cores(const std::string& path) {
 // kernels in every precision and checks it against the CPU backend.
 template <typename Run>
 void check_all_precisions(const OpSpec& spec, double sqrt_n, const Run& run) {
-  auto cpu = sr::make_cpu_backend();
+  auto cpu = sr::kernel_host::make_reference_backend();
   const std::vector<float> ref = run(*cpu, spec);
   for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16}) {
     const std::string path = path_of(spec, p);
@@ -223,5 +223,23 @@ TEST_CASE("host-executed conv1d: fused epilogues and strided views, every path",
       // The epilogue ops are exact (max, a relu, one product): the convolution's bounds hold.
       check_all_precisions(spec, std::sqrt(double(c.k * c.cin)), run_sliced);
     }
+  }
+}
+
+TEST_CASE("host-executed conv1d: the tensor-core pipeline, for the mutation check",
+          "[kernel_host][conv][mutation]") {
+  // A few seconds under the sanitizers (tests/kernels_host/mutations.sh runs it against mutants):
+  // more k-tiles than pipeline stages, a partial m-tile, a weight chunk starting exactly at Cout,
+  // and split-K.
+  const std::vector<ConvCase> cases = {
+      {1, 70, 32, 24, 9, 1, "mma, 9 k-tiles, Cout = 24", "mma tf32"},
+      {1, 64, 64, 32, 9, 2, "mma split-K", "mma tf32 split-k 2"},
+  };
+  uint32_t seed = 7000;
+  for (const ConvCase& c : cases) {
+    const OpSpec spec = conv_spec(c, seed += 7);
+    INFO(c.what);
+    REQUIRE(path_of(spec, Precision::tf32) == c.tf32_path);
+    check_all_precisions(spec, std::sqrt(double(c.k * c.cin)), run_plain);
   }
 }
