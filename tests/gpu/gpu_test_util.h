@@ -64,10 +64,16 @@ inline void poison(Backend& backend, float* ptr, size_t n) {
 // first time and replays the graph after), poisoning the output before each run. Every run must
 // give the same bits; returns the output.
 inline std::vector<float> run_op(Backend& backend, const OpSpec& spec, int runs = 2) {
-  std::vector<float*> buffers;
+  struct Buffers {  // released also when the run throws (a refused program)
+    Backend& backend;
+    std::vector<float*> ptrs;
+    ~Buffers() {
+      for (float* p : ptrs) backend.release(p);
+    }
+  } buffers{backend, {}};
   auto alloc = [&](const float* src, size_t n) {
     float* p = backend.allocate(n);
-    buffers.push_back(p);
+    buffers.ptrs.push_back(p);
     if (src) backend.upload(p, src, n);
     return p;
   };
@@ -92,7 +98,6 @@ inline std::vector<float> run_op(Backend& backend, const OpSpec& spec, int runs 
       REQUIRE(std::memcmp(first.data(), again.data(), n_out * sizeof(float)) == 0);
     }
   }
-  for (float* p : buffers) backend.release(p);
   return first;
 }
 

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "conv_cases.h"
 #include "cuda_tools.h"
 #include "gpu_test_util.h"
 
@@ -25,26 +26,10 @@ namespace {
 using sr::ConvImpl;
 using sr::Op;
 using sr::Precision;
+using sr::conv_cases::conv_spec;
+using sr::conv_cases::ConvCase;
 using sr::gpu_test::OpSpec;
 using sr::gpu_test::run_op;
-
-struct ConvCase {
-  int64_t b, l, cin, cout, k, dilation;
-  const char* what;
-};
-
-OpSpec conv_spec(const ConvCase& c, uint32_t seed) {
-  OpSpec s;
-  s.op = Op::conv1d;
-  s.params.kernel = int(c.k);
-  s.params.dilation = int(c.dilation);
-  s.inputs = {sr::test::random_tensor({c.b, c.l, c.cin}, seed)};
-  s.weights = {sr::test::random_vector(size_t(c.k * c.cin * c.cout), seed + 1),
-               sr::test::random_vector(size_t(c.cout), seed + 2)};
-  s.weight_dims = {{c.k, c.cin, c.cout}, {c.cout}};
-  s.output = {c.b, c.l, c.cout};
-  return s;
-}
 
 struct Bound {
   double max_abs_per_sqrt_n, nmse;
@@ -200,26 +185,8 @@ TEST_CASE("cuda conv1d: tiny cases of every tiled kernel, for racecheck", "[gpu]
     check_conv(backends, c, kAllPrecisions, {ConvImpl::ours}, seed += 7);
 }
 
-namespace {
-
-struct EpilogueCase {
-  bool pool2;
-  sr::Activation act;
-  bool shuffle;
-  sr::SubpixelOrder order;
-};
-
-}  // namespace
-
 TEST_CASE("cuda conv1d: fused epilogues and strided views, every path", "[gpu][conv][fused]") {
   SR_REQUIRE_GPU();
-  const std::vector<EpilogueCase> epilogues = {
-      {true, sr::Activation::leaky_relu, false, sr::SubpixelOrder::tf},  // down blocks
-      {false, sr::Activation::relu, true, sr::SubpixelOrder::tf},        // up blocks (TF)
-      {false, sr::Activation::relu, true, sr::SubpixelOrder::pt},        // up blocks (PT)
-      {false, sr::Activation::none, true, sr::SubpixelOrder::tf},        // final layer
-      {false, sr::Activation::none, false, sr::SubpixelOrder::tf},       // strided store only
-  };
   const std::vector<ConvCase> cases = {
       {2, 300, 1, 16, 65, 2, "direct"},
       {2, 41, 24, 2, 9, 1, "thin, odd L"},
@@ -234,16 +201,9 @@ TEST_CASE("cuda conv1d: fused epilogues and strided views, every path", "[gpu][c
   auto cpu = sr::make_cpu_backend();
   uint32_t seed = 6000;
   for (const ConvCase& c : cases) {
-    for (const EpilogueCase& ep : epilogues) {
-      OpSpec spec = conv_spec(c, seed += 7);
-      spec.params.pool2 = ep.pool2;
-      spec.params.act = ep.act;
-      spec.params.alpha = 0.2f;
-      spec.params.shuffle = ep.shuffle;
-      spec.params.order = ep.order;
-      sr::Shape ys{c.b, ep.pool2 ? c.l / 2 : c.l, c.cout};
-      if (ep.shuffle) ys = {ys.b, 2 * ys.l, ys.c / 2};
-      spec.output = ys;
+    for (const sr::conv_cases::EpilogueCase& ep : sr::conv_cases::fused_epilogues()) {
+      const OpSpec spec = sr::conv_cases::with_epilogue(conv_spec(c, seed += 7), ep);
+      const sr::Shape ys = spec.output;
       // Slices at 16-byte-aligned channel offsets with strides of 4k floats (as the planner's
       // concatenations of channel counts that are multiples of 4 give), so that the tensor-core
       // path reads the strided x itself.

@@ -1,26 +1,28 @@
 #!/usr/bin/env bash
-# Mutation check of the host execution: injects six bugs into kernels/conv1d_mma.cu (one at a
-# time, into a copy), rebuilds the host-executed test against the mutant and requires the
-# "[mutation]" conv1d case to fail for the expected reason:
+# Mutation check of the host execution: injects bugs into the kernels (one at a time, into a copy
+# of the kernel file) -- the six a review injected into kernels/conv1d_mma.cu, and one each into
+# the exact FP32 tiles, the thin kernel, the LSTM step and a layout kernel -- rebuilds the
+# host-executed test against the mutant and requires the mutated kernel's cases to fail for the
+# expected reason:
 #   comparison  a REQUIRE fails (wrong values, or NaN from unlanded cp.async copies)
 #   tsan        ThreadSanitizer reports a data race
 #   asan        AddressSanitizer reports an out-of-bounds access
-# The unmutated kernel passes the same case in every variant (the control). Usage:
+# The unmutated kernels pass the "[mutation]" case in every variant (the control). Usage:
 #   tests/kernels_host/mutations.sh BUILD_DIR
 # BUILD_DIR is a CMake build (Makefile generator) with sr_kernel_host_tests and its sanitizer
 # variants built: the mutant is compiled with the target's flags (flags.make) and linked with its
-# link line (link.txt), the mutated object in place of conv1d_mma's.
+# link line (link.txt), the mutated object in place of the kernel file's.
 set -euo pipefail
 build=$(cd "$1" && pwd)
 src=$(cd "$(dirname "$0")/../.." && pwd)
-kernel=$src/kernels/conv1d_mma.cu
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 dir=$build/tests/kernels_host
 
-# build_mutant TARGET FILE: the test executable TARGET with FILE as conv1d_mma.cu -> $work/mutant.
+# build_mutant TARGET KERNEL FILE: the test executable TARGET with FILE in place of kernels/KERNEL
+# -> $work/mutant.
 build_mutant() {
-  local target=$1 file=$2 cmake_dir=CMakeFiles/$1.dir
+  local target=$1 kernel=$2 file=$3 cmake_dir=CMakeFiles/$1.dir
   local flags defines includes
   defines=$(sed -n 's/^CXX_DEFINES = //p' "$dir/$cmake_dir/flags.make")
   includes=$(sed -n 's/^CXX_INCLUDES = //p' "$dir/$cmake_dir/flags.make")
@@ -31,7 +33,7 @@ build_mutant() {
   local compiler=${link%% *}
   # shellcheck disable=SC2086  # flag lists split on purpose
   (cd "$dir" && $compiler $defines $includes $flags -c "$work/wrapper.cpp" -o "$work/mutant.o")
-  link=${link/"$cmake_dir/host_conv1d_mma.cu.cpp.o"/"$work/mutant.o"}
+  link=${link/"$cmake_dir/host_$kernel.cpp.o"/"$work/mutant.o"}
   link=${link/"-o ../../bin/$target"/"-o $work/mutant"}
   [[ $link == *"$work/mutant.o"* && $link == *"-o $work/mutant "* ]] || {
     echo "mutations.sh: unexpected link line in $dir/$cmake_dir/link.txt" >&2
@@ -40,11 +42,12 @@ build_mutant() {
   (cd "$dir" && eval "$link")
 }
 
-# run_case EXE: runs the mutation case; prints how it ended (pass, comparison, tsan, asan, other).
+# run_case EXE FILTER: runs the Catch cases FILTER selects; prints how they ended (pass,
+# comparison, tsan, asan, other).
 run_case() {
   local out rc=0
   out=$(TSAN_OPTIONS="halt_on_error=1 exitcode=66" ASAN_OPTIONS="halt_on_error=1" \
-    UBSAN_OPTIONS="halt_on_error=1" timeout 300 "$1" "[mutation]" 2>&1) || rc=$?
+    UBSAN_OPTIONS="halt_on_error=1" timeout 300 "$1" "$2" 2>&1) || rc=$?
   if ((rc == 0)) && [[ $out == *"All tests passed"* ]]; then
     echo pass
   elif [[ $out == *"WARNING: ThreadSanitizer: data race"* ]]; then
@@ -67,19 +70,20 @@ variant_target() {
 }
 
 failures=0
-# mutate NAME EXPECTED OLD NEW: OLD must occur exactly once in the kernel.
+# mutate KERNEL FILTER NAME EXPECTED OLD NEW: OLD must occur exactly once in kernels/KERNEL; the
+# cases FILTER selects must end as EXPECTED.
 mutate() {
-  local name=$1 expected=$2 old=$3 new=$4 text
-  text=$(<"$kernel")
+  local kernel=$1 filter=$2 name=$3 expected=$4 old=$5 new=$6 text
+  text=$(<"$src/kernels/$kernel")
   local rest=${text//"$old"/}
   if (((${#text} - ${#rest}) != ${#old})); then
-    echo "mutations.sh: '$old' does not occur exactly once in $kernel (update the mutation)" >&2
+    echo "mutations.sh: '$old' does not occur once in kernels/$kernel (update the mutation)" >&2
     exit 2
   fi
-  printf '%s\n' "${text/"$old"/"$new"}" >"$work/conv1d_mma.cu"
-  build_mutant "$(variant_target "$expected")" "$work/conv1d_mma.cu"
+  printf '%s\n' "${text/"$old"/"$new"}" >"$work/$kernel"
+  build_mutant "$(variant_target "$expected")" "$kernel" "$work/$kernel"
   local got
-  got=$(run_case "$work/mutant")
+  got=$(run_case "$work/mutant" "$filter")
   if [[ $got == "$expected" ]]; then
     printf 'caught  %-40s by %s\n' "$name" "$got"
   else
@@ -89,25 +93,40 @@ mutate() {
 }
 
 for expected in comparison tsan asan; do
-  got=$(run_case "$build/bin/$(variant_target "$expected")")
+  got=$(run_case "$build/bin/$(variant_target "$expected")" "[mutation]")
   printf 'control %-40s %s\n' "unmutated kernel ($expected build)" "$got"
   [[ $got == pass ]] || failures=$((failures + 1))
 done
 
-mutate "cp.async waits for one group too few" comparison \
-  'cp_async_wait<mt::kStages - 2>();' 'cp_async_wait<mt::kStages - 1>();'
-mutate "next k-tile loaded into the wrong stage" comparison \
-  'load_tile(kt_begin + next, next % mt::kStages);' \
-  'load_tile(kt_begin + next, (next + 1) % mt::kStages);'
-mutate "TF32 rounding removed" comparison \
-  'f.x[t] = wmma::__float_to_tf32(f.x[t]);' 'f.x[t] = f.x[t];'
-mutate "__syncthreads of the pipeline removed" tsan \
-  '    __syncthreads();                   // everyone' '    // everyone'
-mutate "__syncwarp after the staging store removed" tsan \
-  '      __syncwarp();
+mma="conv1d_mma.cu [mutation]"
+# shellcheck disable=SC2086  # $mma is two arguments
+{
+  mutate $mma "cp.async waits for one group too few" comparison \
+    'cp_async_wait<mt::kStages - 2>();' 'cp_async_wait<mt::kStages - 1>();'
+  mutate $mma "next k-tile loaded into the wrong stage" comparison \
+    'load_tile(kt_begin + next, next % mt::kStages);' \
+    'load_tile(kt_begin + next, (next + 1) % mt::kStages);'
+  mutate $mma "TF32 rounding removed" comparison \
+    'f.x[t] = wmma::__float_to_tf32(f.x[t]);' 'f.x[t] = f.x[t];'
+  mutate $mma "__syncthreads of the pipeline removed" tsan \
+    '    __syncthreads();                   // everyone' '    // everyone'
+  mutate $mma "__syncwarp after the staging store removed" tsan \
+    '      __syncwarp();
       const int n = n0' '      const int n = n0'
-mutate "weight tile read one chunk past Cout" asan \
-  'const bool ok = n < g.Cout;' 'const bool ok = n <= g.Cout;'
+  mutate $mma "weight tile read one chunk past Cout" asan \
+    'const bool ok = n < g.Cout;' 'const bool ok = n <= g.Cout;'
+}
+mutate conv1d.cu "[mutation]" "FP32 tiles: end-of-k-tile barrier removed" tsan \
+  '    if (more) store(buf ^ 1);
+    __syncthreads();' '    if (more) store(buf ^ 1);'
+mutate conv1d.cu "[fused]" "thin kernel: pool pair's second row skipped" comparison \
+  'thin_partial(x, w, g, m + pass, lane, acc);' 'thin_partial(x, w, g, m, lane, acc);'
+mutate lstm.cu "[lstm]" "LSTM step: barrier before the gate math removed" tsan \
+  '  __syncthreads();
+
+  const int bb = tid / kStepUnits' '  const int bb = tid / kStepUnits'
+mutate layout.cu "[layout]" "modulate: wrong block of the modulation" comparison \
+  'N + t / S) * C + c]' 'N + t % S) * C + c]'
 
 if ((failures > 0)); then
   echo "mutations.sh: $failures check(s) failed" >&2

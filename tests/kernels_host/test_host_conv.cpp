@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "gpu/conv_cases.h"
 #include "gpu/gpu_test_util.h"
 #include "host_backend.h"
 
@@ -23,27 +24,16 @@ namespace {
 
 using sr::Op;
 using sr::Precision;
+using sr::conv_cases::conv_spec;
+using sr::conv_cases::ConvCase;
 using sr::gpu_test::OpSpec;
 using sr::gpu_test::run_op;
 
-struct ConvCase {
-  int64_t b, l, cin, cout, k, dilation;
-  const char* what;
-  const char* tf32_path;  // the kernel conv1d.cu picks in tf32 mode (bf16 takes the same)
+// A shape and the kernel conv1d.cu picks for it in tf32 mode (bf16 takes the same).
+struct PathCase {
+  ConvCase shape;
+  const char* tf32_path;
 };
-
-OpSpec conv_spec(const ConvCase& c, uint32_t seed) {
-  OpSpec s;
-  s.op = Op::conv1d;
-  s.params.kernel = int(c.k);
-  s.params.dilation = int(c.dilation);
-  s.inputs = {sr::test::random_tensor({c.b, c.l, c.cin}, seed)};
-  s.weights = {sr::test::random_vector(size_t(c.k * c.cin * c.cout), seed + 1),
-               sr::test::random_vector(size_t(c.cout), seed + 2)};
-  s.weight_dims = {{c.k, c.cin, c.cout}, {c.cout}};
-  s.output = {c.b, c.l, c.cout};
-  return s;
-}
 
 // v rounded to `bits` significant bits, to nearest: ties away from zero (TF32, cvt.rna) or to even
 // (BF16, __float2bfloat16_rn). Written independently of the emulation's bit tricks.
@@ -127,42 +117,35 @@ std::vector<float> run_plain(sr::Backend& backend, const OpSpec& spec) {
 TEST_CASE("host-executed conv1d: every kernel path on odd shapes", "[kernel_host][conv]") {
   // 128 x 128 x 32 tensor-core tiles, k-tiles of 32 (Cin = 32: one per tap), split-K when the
   // tiles cannot fill 132 SMs and there are >= 16 k-tiles; 128 x 128 x 8 exact FP32 tiles.
-  const std::vector<ConvCase> cases = {
-      {2, 61, 1, 16, 65, 2, "direct (Cin = 1, first layer)", "direct fp32"},
-      {1, 37, 1, 8, 65, 2, "direct, L < receptive span", "direct fp32"},
-      {2, 57, 7, 5, 9, 2, "direct, largest Cin", "direct fp32"},
-      {2, 21, 8, 5, 9, 2, "thin (Cout = 5)", "thin fp32"},
-      {1, 23, 40, 2, 9, 1, "thin, Cin > 32 (lanes loop)", "thin fp32"},
-      {2, 70, 32, 24, 9, 1, "mma, 9 k-tiles, partial m- and n-tiles", "mma tf32"},
-      {1, 40, 32, 136, 5, 1, "mma, two n-tiles, the second nearly empty", "mma tf32"},
-      {1, 40, 32, 16, 1, 1, "mma, K = 1: one k-tile (< pipeline depth)", "mma tf32"},
-      {1, 3, 64, 16, 5, 2, "mma, L = 3 < span: outer taps all padding", "mma tf32"},
-      {1, 1, 32, 16, 9, 2, "mma, one sample", "mma tf32"},
-      {5, 31, 96, 40, 5, 3, "mma, tiles straddle batch items", "mma tf32"},
-      {3, 63, 32, 24, 17, 2, "mma split-K, 17 k-tiles in 2 uneven splits", "mma tf32 split-k 2"},
-      {1, 100, 256, 16, 9, 2, "mma split-K 9 (72 k-tiles)", "mma tf32 split-k 9"},
-      {2, 129, 40, 40, 5, 2, "tiled fp32 (Cin % 32 != 0), partial tiles", "tiled fp32"},
-      {2, 77, 96, 12, 5, 3, "tiled fp32 (Cout % 8 != 0)", "tiled fp32"},
-      {3, 45, 33, 9, 3, 1, "tiled fp32, odd everything", "tiled fp32"},
+  const std::vector<PathCase> cases = {
+      {{2, 61, 1, 16, 65, 2, "direct (Cin = 1, first layer)"}, "direct fp32"},
+      {{1, 37, 1, 8, 65, 2, "direct, L < receptive span"}, "direct fp32"},
+      {{2, 57, 7, 5, 9, 2, "direct, largest Cin"}, "direct fp32"},
+      {{2, 21, 8, 5, 9, 2, "thin (Cout = 5)"}, "thin fp32"},
+      {{1, 23, 40, 2, 9, 1, "thin, Cin > 32 (lanes loop)"}, "thin fp32"},
+      {{2, 70, 32, 24, 9, 1, "mma, 9 k-tiles, partial m- and n-tiles"}, "mma tf32"},
+      {{1, 40, 32, 136, 5, 1, "mma, two n-tiles, the second nearly empty"}, "mma tf32"},
+      {{1, 40, 32, 16, 1, 1, "mma, K = 1: one k-tile (< pipeline depth)"}, "mma tf32"},
+      {{1, 3, 64, 16, 5, 2, "mma, L = 3 < span: outer taps all padding"}, "mma tf32"},
+      {{1, 1, 32, 16, 9, 2, "mma, one sample"}, "mma tf32"},
+      {{5, 31, 96, 40, 5, 3, "mma, tiles straddle batch items"}, "mma tf32"},
+      {{3, 63, 32, 24, 17, 2, "mma split-K, 17 k-tiles in 2 uneven splits"}, "mma tf32 split-k 2"},
+      {{1, 100, 256, 16, 9, 2, "mma split-K 9 (72 k-tiles)"}, "mma tf32 split-k 9"},
+      {{2, 129, 40, 40, 5, 2, "tiled fp32 (Cin % 32 != 0), partial tiles"}, "tiled fp32"},
+      {{2, 77, 96, 12, 5, 3, "tiled fp32 (Cout % 8 != 0)"}, "tiled fp32"},
+      {{3, 45, 33, 9, 3, 1, "tiled fp32, odd everything"}, "tiled fp32"},
   };
   uint32_t seed = 1000;
-  for (const ConvCase& c : cases) {
+  for (const auto& [c, tf32_path] : cases) {
     const OpSpec spec = conv_spec(c, seed += 7);
     INFO(c.what << ": B=" << c.b << " L=" << c.l << " Cin=" << c.cin << " Cout=" << c.cout
                 << " K=" << c.k << " d=" << c.dilation);
-    REQUIRE(path_of(spec, Precision::tf32) == c.tf32_path);
+    REQUIRE(path_of(spec, Precision::tf32) == tf32_path);
     check_all_precisions(spec, std::sqrt(double(c.k * c.cin)), run_plain);
   }
 }
 
 namespace {
-
-struct EpilogueCase {
-  bool pool2;
-  sr::Activation act;
-  bool shuffle;
-  sr::SubpixelOrder order;
-};
 
 // x as channels [4, 4 + Cin) of rows Cin + 8 floats apart, y as channels [8, 8 + C) of rows C + 12
 // apart (16-byte aligned slices, as the planner's concatenations give): returns the slice's
@@ -188,38 +171,24 @@ std::vector<float> run_sliced(sr::Backend& backend, const OpSpec& spec) {
 
 TEST_CASE("host-executed conv1d: fused epilogues and strided views, every path",
           "[kernel_host][conv][fused]") {
-  const std::vector<EpilogueCase> epilogues = {
-      {true, sr::Activation::leaky_relu, false, sr::SubpixelOrder::tf},  // down blocks
-      {false, sr::Activation::relu, true, sr::SubpixelOrder::tf},        // up blocks (TF)
-      {false, sr::Activation::relu, true, sr::SubpixelOrder::pt},        // up blocks (PT)
-      {false, sr::Activation::none, false, sr::SubpixelOrder::tf},       // strided store only
-  };
-  const std::vector<ConvCase> cases = {
-      {2, 30, 1, 16, 9, 2, "direct", "direct fp32"},
-      {1, 21, 24, 2, 9, 1, "thin, odd L", "thin fp32"},
-      {2, 12, 24, 2, 9, 1, "thin", "thin fp32"},
-      {2, 40, 32, 136, 3, 2, "mma, two n-tiles", "mma tf32"},
-      {3, 41, 32, 48, 3, 2, "mma, odd L (pool through conv_epilogue_kernel)", "mma tf32"},
-      {1, 64, 64, 32, 9, 2, "mma split-K (epilogue after the reduction)", "mma tf32 split-k 2"},
-      {2, 70, 40, 40, 3, 2, "tiled fp32", "tiled fp32"},
-      {2, 77, 40, 12, 3, 3, "tiled fp32, odd L", "tiled fp32"},
+  const std::vector<PathCase> cases = {
+      {{2, 30, 1, 16, 9, 2, "direct"}, "direct fp32"},
+      {{1, 21, 24, 2, 9, 1, "thin, odd L"}, "thin fp32"},
+      {{2, 12, 24, 2, 9, 1, "thin"}, "thin fp32"},
+      {{2, 40, 32, 136, 3, 2, "mma, two n-tiles"}, "mma tf32"},
+      {{3, 41, 32, 48, 3, 2, "mma, odd L (pool through conv_epilogue_kernel)"}, "mma tf32"},
+      {{1, 64, 64, 32, 9, 2, "mma split-K (epilogue after the reduction)"}, "mma tf32 split-k 2"},
+      {{2, 70, 40, 40, 3, 2, "tiled fp32"}, "tiled fp32"},
+      {{2, 77, 40, 12, 3, 3, "tiled fp32, odd L"}, "tiled fp32"},
   };
   uint32_t seed = 6000;
-  for (const ConvCase& c : cases) {
-    for (const EpilogueCase& ep : epilogues) {
-      OpSpec spec = conv_spec(c, seed += 7);
-      spec.params.pool2 = ep.pool2;
-      spec.params.act = ep.act;
-      spec.params.alpha = 0.2f;
-      spec.params.shuffle = ep.shuffle;
-      spec.params.order = ep.order;
-      sr::Shape ys{c.b, ep.pool2 ? c.l / 2 : c.l, c.cout};
-      if (ep.shuffle) ys = {ys.b, 2 * ys.l, ys.c / 2};
-      spec.output = ys;
+  for (const auto& [c, tf32_path] : cases) {
+    for (const sr::conv_cases::EpilogueCase& ep : sr::conv_cases::fused_epilogues()) {
+      const OpSpec spec = sr::conv_cases::with_epilogue(conv_spec(c, seed += 7), ep);
       INFO(c.what << ": B=" << c.b << " L=" << c.l << " Cin=" << c.cin << " Cout=" << c.cout
                   << " pool2=" << ep.pool2 << " act=" << int(ep.act) << " shuffle=" << ep.shuffle
                   << " order=" << int(ep.order));
-      REQUIRE(path_of(spec, Precision::tf32) == c.tf32_path);
+      REQUIRE(path_of(spec, Precision::tf32) == tf32_path);
       // The epilogue ops are exact (max, a relu, one product): the convolution's bounds hold.
       check_all_precisions(spec, std::sqrt(double(c.k * c.cin)), run_sliced);
     }
@@ -231,15 +200,15 @@ TEST_CASE("host-executed conv1d: the tensor-core pipeline, for the mutation chec
   // A few seconds under the sanitizers (tests/kernels_host/mutations.sh runs it against mutants):
   // more k-tiles than pipeline stages, a partial m-tile, a weight chunk starting exactly at Cout,
   // and split-K.
-  const std::vector<ConvCase> cases = {
-      {1, 70, 32, 24, 9, 1, "mma, 9 k-tiles, Cout = 24", "mma tf32"},
-      {1, 64, 64, 32, 9, 2, "mma split-K", "mma tf32 split-k 2"},
+  const std::vector<PathCase> cases = {
+      {{1, 70, 32, 24, 9, 1, "mma, 9 k-tiles, Cout = 24"}, "mma tf32"},
+      {{1, 64, 64, 32, 9, 2, "mma split-K"}, "mma tf32 split-k 2"},
   };
   uint32_t seed = 7000;
-  for (const ConvCase& c : cases) {
+  for (const auto& [c, tf32_path] : cases) {
     const OpSpec spec = conv_spec(c, seed += 7);
     INFO(c.what);
-    REQUIRE(path_of(spec, Precision::tf32) == c.tf32_path);
+    REQUIRE(path_of(spec, Precision::tf32) == tf32_path);
     check_all_precisions(spec, std::sqrt(double(c.k * c.cin)), run_plain);
   }
 }
