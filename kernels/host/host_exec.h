@@ -10,7 +10,10 @@
 //   (NaN as float and as bf16) before every block, so an unwritten read shows.
 // - __syncthreads is a barrier of the block's threads that have not returned; __syncwarp, shuffles
 //   and votes are barriers of the warp's 32 lanes with exchange slots. Nothing else synchronises:
-//   the WMMA emulation (mma.h) has no implicit barrier, so a missing __syncwarp is a race.
+//   the WMMA emulation (mma.h) has no implicit barrier, so a missing __syncwarp is a race. (Being
+//   barriers, shuffles also order memory here, which the device does not promise: a __syncwarp
+//   missing right after a shuffle goes unseen.)
+// - Blocks never run concurrently: no cooperative launches or clusters yet.
 // - cp.async (cp_async16 / commit / wait_group) copies nothing at issue: the destination is
 //   poisoned at once and the copy happens when the issuing thread's wait_group retires its group.
 // - A launch checks its configuration (block size, shared memory against the opt-in set with
@@ -65,7 +68,7 @@ enum : int { kErrorInvalidValue = 1, kErrorInvalidConfiguration = 9 };
 void sync_block();
 void sync_warp();
 unsigned char* dynamic_shared();
-// The lane's slot of the warp exchange: write v, meet, read lane `src`'s value, meet again.
+// A shuffle: writes v to this lane's exchange slot, meets the warp, returns lane `src`'s value.
 uint64_t warp_exchange(uint64_t v, int src);
 
 // Runs body() once per CUDA thread of every block of the grid (see the file comment). Returns
