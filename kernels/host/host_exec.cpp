@@ -153,6 +153,7 @@ Pool& pool() {
   return p;
 }
 
+std::atomic<int> g_sm_count{kSmCount};
 std::mutex g_state_mutex;  // the opt-in table and the last error
 std::map<const void*, int> g_max_dynamic_shared;
 int g_last_error = 0;
@@ -165,6 +166,14 @@ bool fail_launch(int error, const char* why) {
 }
 
 }  // namespace
+
+int sm_count() {
+  return g_sm_count.load();
+}
+
+void set_sm_count(int n) {
+  g_sm_count.store(n);
+}
 
 void sync_block() {
   t_block->barrier.wait();

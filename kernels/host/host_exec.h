@@ -59,8 +59,11 @@ inline thread_local dim3 blockDim, gridDim;
 namespace sr::host {
 
 // The device the host execution stands for (an H100 SXM): what cudaGetDeviceProperties reports
-// and what a launch is checked against.
+// and what a launch is checked against. A test may report another SM count (the split-K rule
+// depends on it) with set_sm_count.
 constexpr int kSmCount = 132;
+int sm_count();
+void set_sm_count(int n);
 constexpr int kSharedDefault = 48 * 1024;  // per block without an opt-in
 constexpr int kSharedOptin = 227 * 1024;
 enum : int { kErrorInvalidValue = 1, kErrorInvalidConfiguration = 9 };

@@ -11,9 +11,13 @@
 //            truncates) or a wrong operand is far outside it.
 //   precision  the tensor-core result against the CPU on the unrounded operands: tests/gpu's TF32
 //            (2e-3 * sqrt(n), NMSE 1e-5) and BF16 (1.5e-2 * sqrt(n), NMSE 1e-4) bounds.
+#include <cuda_runtime.h>
+
 #include <cmath>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gpu/conv_cases.h"
@@ -67,10 +71,11 @@ void require_within(const std::vector<float>& got, const std::vector<float>& ref
   REQUIRE(e <= bound.nmse);
 }
 
-// Host backends per precision, made once (each holds a context with its derived weights).
+// Host backends per precision and SM count, made once (each holds a context with its derived
+// weights and the device's SM count).
 sr::Backend& host_backend(Precision p) {
-  static std::unique_ptr<sr::Backend> backends[3];
-  auto& slot = backends[int(p)];
+  static std::map<std::pair<int, int>, std::unique_ptr<sr::Backend>> backends;
+  auto& slot = backends[{int(p), sr::host::sm_count()}];
   if (!slot) slot = sr::kernel_host::make_host_cuda_backend(p);
   return *slot;
 }
@@ -211,4 +216,18 @@ TEST_CASE("host-executed conv1d: the tensor-core pipeline, for the mutation chec
     REQUIRE(path_of(spec, Precision::tf32) == tf32_path);
     check_all_precisions(spec, std::sqrt(double(c.k * c.cin)), run_plain);
   }
+}
+
+TEST_CASE("host-executed conv1d: a split-K launch fits the resident blocks",
+          "[kernel_host][conv][split]") {
+  // On a 4-SM device (8 resident blocks: two per SM), 3 output tiles and 27 k-tiles: 2 splits, 6
+  // blocks in one wave. (Rounding the split count up gave 3 splits, 9 blocks: two waves.)
+  struct SmCount {
+    explicit SmCount(int n) { sr::host::set_sm_count(n); }
+    ~SmCount() { sr::host::set_sm_count(sr::host::kSmCount); }
+  } small_device(4);
+  const ConvCase c{1, 300, 96, 16, 9, 1, "3 tiles, 27 k-tiles"};
+  const OpSpec spec = conv_spec(c, 8000);
+  REQUIRE(path_of(spec, Precision::tf32) == "mma tf32 split-k 2");
+  check_all_precisions(spec, std::sqrt(double(c.k * c.cin)), run_plain);
 }

@@ -21,7 +21,7 @@ constexpr unsigned cudaStreamNonBlocking = 1;
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 
 struct cudaDeviceProp {
-  int multiProcessorCount = sr::host::kSmCount;
+  int multiProcessorCount = sr::host::sm_count();
   size_t sharedMemPerBlockOptin = sr::host::kSharedOptin;
 };
 
