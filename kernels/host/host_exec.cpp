@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <condition_variable>
@@ -207,14 +208,72 @@ int take_last_error() {
   return e;
 }
 
+namespace {
+
+// Block i of the grid, x fastest.
+uint3 block_index(uint64_t i, dim3 grid) {
+  return {static_cast<unsigned>(i % grid.x), static_cast<unsigned>(i / grid.x % grid.y),
+          static_cast<unsigned>(i / (uint64_t{grid.x} * grid.y))};
+}
+
+// What every CUDA thread of `b` sets up before running a block.
+void enter_block(Block& b, int tid, dim3 grid, dim3 block, uint3 index) {
+  blockDim = block;
+  gridDim = grid;
+  blockIdx = index;
+  threadIdx = {tid % block.x, (tid / block.x) % block.y, tid / (block.x * block.y)};
+  t_block = &b;
+  t_warp = &b.warps[tid / 32];
+  t_lane = tid % 32;
+  t_slot_set = 0;
+  t_groups.clear();
+  t_open.clear();
+}
+
+void leave_block() {  // a returned thread no longer counts at the block's barriers
+  t_block->barrier.leave();
+  t_warp->barrier.leave();
+}
+
+// A block's state with exactly `smem` bytes of dynamic shared memory (AddressSanitizer sees a read
+// past the end), 128-byte aligned.
+std::unique_ptr<Block> make_block(int threads, size_t smem) {
+  auto b = std::make_unique<Block>();
+  b->threads = threads;
+  b->n_warps = (threads + 31) / 32;
+  b->warps = std::make_unique<Warp[]>(b->n_warps);
+  void* shared = nullptr;
+  if (smem > 0 && posix_memalign(&shared, 128, smem) != 0) std::abort();
+  b->shared = static_cast<unsigned char*>(shared);
+  b->shared_bytes = smem;
+  b->reset();
+  return b;
+}
+
+thread_local Barrier* t_grid = nullptr;  // the grid's barrier in a cooperative launch
+
+}  // namespace
+
+void sync_grid() {
+  if (!t_grid) {
+    std::fprintf(stderr, "host execution: grid.sync() outside a cooperative launch\n");
+    std::abort();
+  }
+  t_grid->wait();
+}
+
 bool launch(const void* kernel, dim3 grid, dim3 block, size_t smem,
-            const std::function<void()>& body) {
+            const std::function<void()>& body, bool cooperative) {
   const uint64_t threads = uint64_t{block.x} * block.y * block.z;
   const uint64_t blocks = uint64_t{grid.x} * grid.y * grid.z;
   if (threads == 0 || threads > 1024 || block.z > 64)
     return fail_launch(kErrorInvalidConfiguration, "block size");
   if (blocks == 0 || grid.y > 65535 || grid.z > 65535)
     return fail_launch(kErrorInvalidConfiguration, "grid size");
+  // Cooperative: every block resident at once (at most 2048 threads per SM), and a host thread
+  // each.
+  if (cooperative && blocks * threads > std::min<uint64_t>(2048u * sm_count(), kMaxHostThreads))
+    return fail_launch(kErrorCooperativeLaunchTooLarge, "a cooperative grid too large");
   {
     std::lock_guard<std::mutex> lock(g_state_mutex);
     const auto it = g_max_dynamic_shared.find(kernel);
@@ -227,42 +286,38 @@ bool launch(const void* kernel, dim3 grid, dim3 block, size_t smem,
   }
   static std::mutex one_launch_at_a_time;
   std::lock_guard<std::mutex> launch_lock(one_launch_at_a_time);
+  const int n = static_cast<int>(threads);
 
-  Block b;
-  b.threads = static_cast<int>(threads);
-  b.n_warps = (b.threads + 31) / 32;
-  b.warps = std::make_unique<Warp[]>(b.n_warps);
-  // Exactly `smem` bytes (AddressSanitizer sees a read past the end), 128-byte aligned.
-  void* shared = nullptr;
-  if (smem > 0 && posix_memalign(&shared, 128, smem) != 0) std::abort();
-  b.shared = static_cast<unsigned char*>(shared);
-  b.shared_bytes = smem;
-  b.reset();
-  Barrier block_end;
-  block_end.reset(b.threads);
-
-  pool().run(b.threads, [&](int tid) {
-    blockDim = block;
-    gridDim = grid;
-    threadIdx = {tid % block.x, (tid / block.x) % block.y, tid / (block.x * block.y)};
-    t_block = &b;
-    t_warp = &b.warps[tid / 32];
-    t_lane = tid % 32;
-    for (uint64_t i = 0; i < blocks; ++i) {
-      blockIdx = {static_cast<unsigned>(i % grid.x), static_cast<unsigned>(i / grid.x % grid.y),
-                  static_cast<unsigned>(i / (uint64_t{grid.x} * grid.y))};
-      t_slot_set = 0;
-      t_groups.clear();
-      t_open.clear();
+  if (cooperative) {  // all blocks at once, each with its own barriers and shared memory
+    std::vector<std::unique_ptr<Block>> all;
+    for (uint64_t i = 0; i < blocks; ++i) all.push_back(make_block(n, smem));
+    Barrier grid_barrier;
+    grid_barrier.reset(static_cast<int>(blocks * threads));
+    pool().run(static_cast<int>(blocks * threads), [&](int i) {
+      enter_block(*all[i / n], i % n, grid, block, block_index(i / n, grid));
+      t_grid = &grid_barrier;
       body();
-      b.barrier.leave();  // a returned thread no longer counts at the block's barriers
-      t_warp->barrier.leave();
-      block_end.wait([&] { b.reset(); });  // the block's last thread readies the next one
+      leave_block();
+      grid_barrier.leave();
+      t_grid = nullptr;
+    });
+    for (auto& b : all) std::free(b->shared);
+    return true;
+  }
+
+  // One block at a time on the same n threads; the block's last thread readies the next one.
+  const std::unique_ptr<Block> b = make_block(n, smem);
+  Barrier block_end;
+  block_end.reset(n);
+  pool().run(n, [&](int tid) {
+    for (uint64_t i = 0; i < blocks; ++i) {
+      enter_block(*b, tid, grid, block, block_index(i, grid));
+      body();
+      leave_block();
+      block_end.wait([&] { b->reset(); });
     }
-    t_block = nullptr;
-    t_warp = nullptr;
   });
-  std::free(shared);
+  std::free(b->shared);
   return true;
 }
 

@@ -13,12 +13,16 @@
 //   the WMMA emulation (mma.h) has no implicit barrier, so a missing __syncwarp is a race. (Being
 //   barriers, shuffles also order memory here, which the device does not promise: a __syncwarp
 //   missing right after a shuffle goes unseen.)
-// - Blocks never run concurrently: no cooperative launches or clusters yet.
+// - Blocks run one at a time, except in a cooperative launch (SR_LAUNCH_COOPERATIVE), whose blocks
+//   all run at once, each with its own barriers and dynamic shared memory, and meet at
+//   cooperative_groups::this_grid().sync(). Static __shared__ arrays would be one for all blocks
+//   there: cooperative kernels keep their shared memory in SR_DYNAMIC_SHARED. No clusters yet.
 // - cp.async (cp_async16 / commit / wait_group) copies nothing at issue: the destination is
 //   poisoned at once and the copy happens when the issuing thread's wait_group retires its group.
 // - A launch checks its configuration (block size, shared memory against the opt-in set with
 //   cudaFuncSetAttribute) and reports errors through cudaGetLastError, as a device does.
-// Hooks in the kernel sources: launches are SR_LAUNCH(kernel, grid, block, smem, stream)(args...),
+// Hooks in the kernel sources: launches are SR_LAUNCH(kernel, grid, block, smem, stream)(args...)
+// (or SR_LAUNCH_COOPERATIVE),
 // dynamic shared memory is SR_DYNAMIC_SHARED(T, name), and inline PTX sits in small device
 // functions with an #ifdef SR_HOST_EXEC branch that calls the functions below.
 #pragma once
@@ -66,18 +70,25 @@ int sm_count();
 void set_sm_count(int n);
 constexpr int kSharedDefault = 48 * 1024;  // per block without an opt-in
 constexpr int kSharedOptin = 227 * 1024;
-enum : int { kErrorInvalidValue = 1, kErrorInvalidConfiguration = 9 };
+constexpr int kMaxHostThreads = 8192;  // of one cooperative launch
+enum : int {
+  kErrorInvalidValue = 1,
+  kErrorInvalidConfiguration = 9,
+  kErrorCooperativeLaunchTooLarge = 82,
+};
 
 void sync_block();
 void sync_warp();
+void sync_grid();  // cooperative launches only
 unsigned char* dynamic_shared();
 // A shuffle: writes v to this lane's exchange slot, meets the warp, returns lane `src`'s value.
 uint64_t warp_exchange(uint64_t v, int src);
 
-// Runs body() once per CUDA thread of every block of the grid (see the file comment). Returns
-// false (and sets the error cudaGetLastError reports) when the configuration is invalid.
+// Runs body() once per CUDA thread of every block of the grid, a block at a time, or all blocks at
+// once when `cooperative` (see the file comment). Returns false (and sets the error
+// cudaGetLastError reports) when the configuration is invalid.
 bool launch(const void* kernel, dim3 grid, dim3 block, size_t smem,
-            const std::function<void()>& body);
+            const std::function<void()>& body, bool cooperative = false);
 // cudaFuncSetAttribute(kernel, MaxDynamicSharedMemorySize, bytes).
 void set_max_dynamic_shared(const void* kernel, int bytes);
 int take_last_error();  // cudaError_t as int; resets to success
@@ -114,22 +125,26 @@ struct Launch {
   void (*kernel)(Params...);
   dim3 grid, block;
   size_t smem;
+  bool cooperative;
   template <typename... Args>
   void operator()(Args&&... args) const {
     auto body = [&] { kernel(static_cast<Params>(args)...); };
-    launch(reinterpret_cast<const void*>(kernel), grid, block, smem, body);
+    launch(reinterpret_cast<const void*>(kernel), grid, block, smem, body, cooperative);
   }
 };
 
 template <typename... Params>
-Launch<Params...> launch_of(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem) {
-  return {kernel, grid, block, smem};
+Launch<Params...> launch_of(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                            bool cooperative = false) {
+  return {kernel, grid, block, smem, cooperative};
 }
 
 }  // namespace sr::host
 
 #define SR_LAUNCH(kernel, grid, block, smem, stream) \
   ::sr::host::launch_of(kernel, dim3(grid), dim3(block), static_cast<size_t>(smem))
+#define SR_LAUNCH_COOPERATIVE(kernel, grid, block, smem, stream) \
+  ::sr::host::launch_of(kernel, dim3(grid), dim3(block), static_cast<size_t>(smem), true)
 #define SR_DYNAMIC_SHARED(T, name) T* name = ::sr::host::dynamic_shared_as<T>()
 
 inline void __syncthreads() {

@@ -1,10 +1,11 @@
 // The host execution's model itself (kernels/host/host_exec.h, include/mma.h), on small kernels
 // written here: launch indices, barriers with returned threads, shuffles and votes, atomics,
-// dynamic shared memory and its opt-in, cp.async's deferred copies, and the WMMA emulation's
-// arithmetic.
+// dynamic shared memory and its opt-in, cp.async's deferred copies, cooperative launches, and the
+// WMMA emulation's arithmetic.
+#include <catch2/catch.hpp>
+#include <cooperative_groups.h>
 #include <cuda_runtime.h>
 #include <mma.h>
-#include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstring>
@@ -86,6 +87,26 @@ __global__ void wmma_kernel(const float* a, const float* b, float* d, bool round
   for (int i = threadIdx.x; i < 256; i += 32) d[i] = sd[i];
 }
 
+// Cooperative: each block sums its threads' values into partial[block] (through its own dynamic
+// shared memory), the grid meets, and block 0 adds the partials.
+__global__ void grid_sum_kernel(const float* x, float* partial, float* total) {
+  SR_DYNAMIC_SHARED(float, s);
+  const unsigned t = threadIdx.x;
+  s[t] = x[blockIdx.x * blockDim.x + t];
+  __syncthreads();
+  if (t == 0) {
+    float acc = 0;
+    for (unsigned i = 0; i < blockDim.x; ++i) acc += s[i];
+    partial[blockIdx.x] = acc;
+  }
+  cooperative_groups::this_grid().sync();
+  if (blockIdx.x == 0 && t == 0) {
+    float acc = 0;
+    for (unsigned b = 0; b < gridDim.x; ++b) acc += partial[b];
+    *total = acc;
+  }
+}
+
 // x to TF32 (11 significant bits): rounded to nearest with ties away (cvt.rna) or truncated (the
 // low 13 bits dropped); computed with frexp, independently of the emulation.
 double tf32(float x, bool round) {
@@ -157,6 +178,22 @@ TEST_CASE("host execution: cp.async lands at wait_group, NaN until then", "[kern
     REQUIRE(std::isnan(before[i]));
     REQUIRE(after[i] == (i < 4 ? src[i] : 0.0f));  // the invalid chunk is zero-filled
   }
+}
+
+TEST_CASE("host execution: a cooperative launch runs every block at once", "[kernel_host][exec]") {
+  const int blocks = 6, threads = 64;
+  std::vector<float> x(blocks * threads), partial(blocks, -1.0f);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(i);
+  float total = -1.0f;
+  SR_LAUNCH_COOPERATIVE(grid_sum_kernel, blocks, threads, threads * sizeof(float), nullptr)
+  (x.data(), partial.data(), &total);
+  REQUIRE(cudaGetLastError() == cudaSuccess);
+  for (int b = 0; b < blocks; ++b)  // sums of 64 consecutive integers: exact in float
+    REQUIRE(partial[b] == float(threads * (threads * b) + threads * (threads - 1) / 2));
+  REQUIRE(total == float(x.size() * (x.size() - 1) / 2));
+  // More threads than can be resident (or than the host runs at once): refused, as on the device.
+  SR_LAUNCH_COOPERATIVE(grid_sum_kernel, 200, 64, 256, nullptr)(x.data(), partial.data(), &total);
+  REQUIRE(cudaGetLastError() == cudaErrorCooperativeLaunchTooLarge);
 }
 
 TEST_CASE("host execution: WMMA multiplies what the tensor core reads", "[kernel_host][exec]") {

@@ -13,6 +13,7 @@ enum cudaError_t {
   cudaErrorInvalidValue = sr::host::kErrorInvalidValue,
   cudaErrorMemoryAllocation = 2,
   cudaErrorInvalidConfiguration = sr::host::kErrorInvalidConfiguration,
+  cudaErrorCooperativeLaunchTooLarge = sr::host::kErrorCooperativeLaunchTooLarge,
 };
 using cudaError = cudaError_t;
 struct CUstream_st;
@@ -35,6 +36,8 @@ inline const char* cudaGetErrorString(cudaError_t e) {
       return "out of memory";
     case cudaErrorInvalidConfiguration:
       return "invalid configuration argument";
+    case cudaErrorCooperativeLaunchTooLarge:
+      return "too many blocks in cooperative launch";
   }
   return "unknown error";
 }
