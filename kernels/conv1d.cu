@@ -108,7 +108,9 @@ namespace ft = fp32_tile;
 // stride of 132 floats keeps the transposing stores free of bank conflicts. The epilogue pairs a
 // thread's rows (0, 1), (2, 3), ... for the pool (even GEMM rows: even time steps when L is even);
 // with `raw` set it writes the plain sums to raw (M, Cout) instead, for conv_epilogue_kernel.
-__global__ void __launch_bounds__(ft::kThreads)
+// Two blocks per SM: at most 128 registers a thread (it took 130 unbounded, one block per SM; 128
+// need no spill, which the build's spill gate checks: kernels/CMakeLists.txt).
+__global__ void __launch_bounds__(ft::kThreads, 2)
     conv1d_fp32_kernel(const float* __restrict__ x, const float* __restrict__ w,
                        const float* __restrict__ bias, float* __restrict__ y,
                        float* __restrict__ raw, ConvGeometry g, ConvEpilogue e, int n_tiles_n,

@@ -248,6 +248,14 @@ void conv1d_mma_init(const CudaContext& ctx) {
   SR_CUDA_CHECK(cudaFuncSetAttribute(conv1d_mma_kernel<__nv_bfloat16>,
                                      cudaFuncAttributeMaxDynamicSharedMemorySize,
                                      static_cast<int>(mt::Layout<2>::kSmemBytes)));
+  // Two blocks per SM (__launch_bounds__) need 2 x kSmemBytes (207 KiB in TF32): the largest
+  // shared-memory carveout, set rather than left to the driver's choice.
+  SR_CUDA_CHECK(cudaFuncSetAttribute(conv1d_mma_kernel<float>,
+                                     cudaFuncAttributePreferredSharedMemoryCarveout,
+                                     cudaSharedmemCarveoutMaxShared));
+  SR_CUDA_CHECK(cudaFuncSetAttribute(conv1d_mma_kernel<__nv_bfloat16>,
+                                     cudaFuncAttributePreferredSharedMemoryCarveout,
+                                     cudaSharedmemCarveoutMaxShared));
 }
 
 void conv1d_mma_tf32(CudaContext& ctx, const ConvGeometry& g, const float* x, const float* w,
