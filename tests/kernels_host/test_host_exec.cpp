@@ -2,10 +2,10 @@
 // written here: launch indices, barriers with returned threads, shuffles and votes, atomics,
 // dynamic shared memory and its opt-in, cp.async's deferred copies, cooperative launches, and the
 // WMMA emulation's arithmetic.
-#include <catch2/catch.hpp>
 #include <cooperative_groups.h>
 #include <cuda_runtime.h>
 #include <mma.h>
+#include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstring>
