@@ -21,7 +21,7 @@ constexpr int kAttentionWarps = 4;  // query rows per block of the attention cor
 __global__ void attention_kernel(const float* __restrict__ q, const float* __restrict__ k,
                                  const float* __restrict__ v, float* __restrict__ y, int N, int D,
                                  int dh, float scale) {
-  extern __shared__ float scores_all[];
+  SR_DYNAMIC_SHARED(float, scores_all);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int i = blockIdx.x * kAttentionWarps + warp;
   const int h = blockIdx.y, b = blockIdx.z;
@@ -166,9 +166,9 @@ void attention_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dh)));
   const dim3 grid(static_cast<unsigned>((N + kAttentionWarps - 1) / kAttentionWarps),
                   static_cast<unsigned>(H), static_cast<unsigned>(B));
-  attention_kernel<<<grid, kAttentionWarps * 32, smem, ctx.stream>>>(
-      q.data, k.data, v.data, y.data, static_cast<int>(N), static_cast<int>(D),
-      static_cast<int>(dh), scale);
+  SR_LAUNCH(attention_kernel, grid, kAttentionWarps * 32, smem, ctx.stream)
+  (q.data, k.data, v.data, y.data, static_cast<int>(N), static_cast<int>(D), static_cast<int>(dh),
+   scale);
   SR_CUDA_CHECK_LAUNCH();
 }
 
@@ -184,9 +184,9 @@ void layer_norm_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   SR_CHECK(fits_int32(x.numel()), "layer_norm: ", x.shape.str(), " too large");
   const int warps = kThreads / 32;
   const unsigned blocks = grid_for(rows, warps, ctx.sm_count);
-  layer_norm_kernel<<<blocks, kThreads, 0, ctx.stream>>>(
-      x.data, gamma.data, beta.data, y.data, static_cast<int>(rows), static_cast<int>(D),
-      static_cast<double>(call.params.eps));
+  SR_LAUNCH(layer_norm_kernel, blocks, kThreads, 0, ctx.stream)
+  (x.data, gamma.data, beta.data, y.data, static_cast<int>(rows), static_cast<int>(D),
+   static_cast<double>(call.params.eps));
   SR_CUDA_CHECK_LAUNCH();
 }
 
@@ -200,8 +200,8 @@ void pos_encoding_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   SR_CHECK(fits_int32(x.numel()), "pos_encoding: ", x.shape.str(), " too large");
   const float scale = std::sqrt(static_cast<float>(D));  // float32 sqrt, as the CPU
   const int64_t n = x.numel();
-  pos_encoding_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-      x.data, y.data, static_cast<int>(n), static_cast<int>(N), static_cast<int>(D), scale);
+  SR_LAUNCH(pos_encoding_kernel, grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream)
+  (x.data, y.data, static_cast<int>(n), static_cast<int>(N), static_cast<int>(D), scale);
   SR_CUDA_CHECK_LAUNCH();
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <tuple>
 
 #include "sr/error.h"
 
@@ -33,6 +34,34 @@
 
 namespace sr::cuda {
 
+#ifndef SR_HOST_EXEC
+// SR_LAUNCH_COOPERATIVE's launch object: the arguments converted to the kernel's parameter types,
+// passed by address; a launch that cannot make every block resident throws.
+template <typename... Params>
+struct CooperativeLaunch {
+  void (*kernel)(Params...);
+  dim3 grid, block;
+  size_t smem;
+  cudaStream_t stream;
+  template <typename... Args>
+  void operator()(Args&&... args) const {
+    std::tuple<Params...> values(static_cast<Params>(args)...);
+    std::apply(
+        [&](auto&... v) {
+          void* ptrs[] = {static_cast<void*>(&v)...};
+          SR_CUDA_CHECK(cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(kernel), grid,
+                                                    block, ptrs, smem, stream));
+        },
+        values);
+  }
+};
+template <typename... Params>
+CooperativeLaunch<Params...> cooperative_launch_of(void (*kernel)(Params...), dim3 grid, dim3 block,
+                                                   size_t smem, cudaStream_t stream) {
+  return {kernel, grid, block, smem, stream};
+}
+#endif
+
 constexpr unsigned kFullMask = 0xffffffffu;
 
 // Blocks for a grid-stride loop over n items: enough to fill the device several times over,
@@ -53,7 +82,20 @@ inline bool aligned16(const void* p) {
   return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
 }
 
-#ifdef __CUDACC__
+// Launches and dynamic shared memory go through these two macros, which the host execution
+// (kernels/host/host_exec.h, SR_HOST_EXEC) defines its own way:
+//   SR_LAUNCH(kernel, grid, block, smem_bytes, stream)(args...)
+//   SR_DYNAMIC_SHARED(T, name);  // T name[], the launch's dynamic shared memory
+//   SR_LAUNCH_COOPERATIVE(kernel, grid, block, smem_bytes, stream)(args...): every block resident
+//   at once, cooperative_groups::this_grid().sync() between phases (cudaLaunchCooperativeKernel)
+#ifndef SR_HOST_EXEC
+#define SR_LAUNCH(kernel, grid, block, smem, stream) kernel<<<grid, block, smem, stream>>>
+#define SR_DYNAMIC_SHARED(T, name) extern __shared__ __align__(128) T name[]
+#define SR_LAUNCH_COOPERATIVE(kernel, grid, block, smem, stream) \
+  ::sr::cuda::cooperative_launch_of(kernel, grid, block, smem, stream)
+#endif
+
+#if defined(__CUDACC__) || defined(SR_HOST_EXEC)
 // Grid-stride loop over n < 2^31 items: unsigned, so i + stride cannot overflow.
 #define SR_GRID_STRIDE(i, n)                                                             \
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < static_cast<unsigned>(n); \

@@ -83,8 +83,9 @@ void launch_conv_epilogue(CudaContext& ctx, const T* z, int splits, const float*
                           const ConvGeometry& g, const ConvEpilogue& e) {
   const int64_t total = static_cast<int64_t>(g.B) * e.out_length(g.L) * g.Cout;
   if (total == 0) return;
-  conv_epilogue_kernel<T><<<grid_for(total, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-      z, splits, bias, y, g, e);
+  SR_LAUNCH(conv_epilogue_kernel<T>, grid_for(total, kThreads, ctx.sm_count), kThreads, 0,
+            ctx.stream)
+  (z, splits, bias, y, g, e);
   SR_CUDA_CHECK_LAUNCH();
 }
 
@@ -107,7 +108,9 @@ namespace ft = fp32_tile;
 // stride of 132 floats keeps the transposing stores free of bank conflicts. The epilogue pairs a
 // thread's rows (0, 1), (2, 3), ... for the pool (even GEMM rows: even time steps when L is even);
 // with `raw` set it writes the plain sums to raw (M, Cout) instead, for conv_epilogue_kernel.
-__global__ void __launch_bounds__(ft::kThreads)
+// Two blocks per SM: at most 128 registers a thread (it took 130 unbounded, one block per SM; 128
+// need no spill, which the build's spill gate checks: kernels/CMakeLists.txt).
+__global__ void __launch_bounds__(ft::kThreads, 2)
     conv1d_fp32_kernel(const float* __restrict__ x, const float* __restrict__ w,
                        const float* __restrict__ bias, float* __restrict__ y,
                        float* __restrict__ raw, ConvGeometry g, ConvEpilogue e, int n_tiles_n,
@@ -289,15 +292,17 @@ void conv1d_ours(const OpCall& call, const ConvGeometry& g, const ConvEpilogue& 
   const ConvKernel kernel = conv_kernel(g);
   if (kernel == ConvKernel::direct) {
     const int64_t total = static_cast<int64_t>(g.B) * e.out_length(g.L) * g.Cout;
-    conv1d_direct_kernel<<<grid_for(total, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-        x, w, bias, y, g, e);
+    SR_LAUNCH(conv1d_direct_kernel, grid_for(total, kThreads, ctx.sm_count), kThreads, 0,
+              ctx.stream)
+    (x, w, bias, y, g, e);
     SR_CUDA_CHECK_LAUNCH();
     return;
   }
   if (kernel == ConvKernel::thin) {
     const int64_t rows = static_cast<int64_t>(g.B) * e.out_length(g.L);
-    conv1d_thin_kernel<<<grid_for(rows, kThreads / 32, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-        x, w, bias, y, g, e);
+    SR_LAUNCH(conv1d_thin_kernel, grid_for(rows, kThreads / 32, ctx.sm_count), kThreads, 0,
+              ctx.stream)
+    (x, w, bias, y, g, e);
     SR_CUDA_CHECK_LAUNCH();
     return;
   }
@@ -332,8 +337,8 @@ void conv1d_ours(const OpCall& call, const ConvGeometry& g, const ConvEpilogue& 
   SR_CHECK(blocks <= 0x7fffffff, "conv1d: too many tiles");
   float* raw = pairs_ok ? nullptr : static_cast<float*>(ctx.scratch(plane * sizeof(float)));
   const bool vec_store = e.identity() && e.ldy % 4 == 0 && aligned16(y);
-  conv1d_fp32_kernel<<<static_cast<unsigned>(blocks), ft::kThreads, 0, ctx.stream>>>(
-      x, w, bias, y, raw, g, e, n_tiles_n, vec_store);
+  SR_LAUNCH(conv1d_fp32_kernel, static_cast<unsigned>(blocks), ft::kThreads, 0, ctx.stream)
+  (x, w, bias, y, raw, g, e, n_tiles_n, vec_store);
   SR_CUDA_CHECK_LAUNCH();
   if (raw) conv_epilogue(ctx, raw, 1, bias, y, g, e);
 }
@@ -342,7 +347,8 @@ void conv1d_ours(const OpCall& call, const ConvGeometry& g, const ConvEpilogue& 
 
 void convert_to_bf16(CudaContext& ctx, const float* src, __nv_bfloat16* dst, int64_t n) {
   if (n == 0) return;
-  to_bf16_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(src, dst, n);
+  SR_LAUNCH(to_bf16_kernel, grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream)
+  (src, dst, n);
   SR_CUDA_CHECK_LAUNCH();
 }
 
@@ -360,16 +366,17 @@ void convert_rows_to_bf16(CudaContext& ctx, const float* src, int64_t ld, __nv_b
                           int64_t rows, int64_t cols) {
   SR_CHECK(fits_int32(rows * cols), "convert_rows_to_bf16: too many elements");
   if (rows * cols == 0) return;
-  rows_to_bf16_kernel<<<grid_for(rows * cols, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-      src, ld, dst, static_cast<int>(rows), static_cast<int>(cols));
+  SR_LAUNCH(rows_to_bf16_kernel, grid_for(rows * cols, kThreads, ctx.sm_count), kThreads, 0,
+            ctx.stream)
+  (src, ld, dst, static_cast<int>(rows), static_cast<int>(cols));
   SR_CUDA_CHECK_LAUNCH();
 }
 
 void conv_weight_to_krsc(CudaContext& ctx, const float* w, float* dst, int K, int Cin, int Cout) {
   const int64_t n = static_cast<int64_t>(K) * Cin * Cout;
   if (n == 0) return;
-  krsc_kernel<float>
-      <<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(w, dst, K, Cin, Cout);
+  SR_LAUNCH(krsc_kernel<float>, grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream)
+  (w, dst, K, Cin, Cout);
   SR_CUDA_CHECK_LAUNCH();
 }
 
@@ -377,8 +384,9 @@ void conv_weight_to_krsc_bf16(CudaContext& ctx, const float* w, __nv_bfloat16* d
                               int Cout) {
   const int64_t n = static_cast<int64_t>(K) * Cin * Cout;
   if (n == 0) return;
-  krsc_kernel<__nv_bfloat16>
-      <<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(w, dst, K, Cin, Cout);
+  SR_LAUNCH(krsc_kernel<__nv_bfloat16>, grid_for(n, kThreads, ctx.sm_count), kThreads, 0,
+            ctx.stream)
+  (w, dst, K, Cin, Cout);
   SR_CUDA_CHECK_LAUNCH();
 }
 

@@ -52,18 +52,31 @@ struct MmaTraits<__nv_bfloat16> {
   static __device__ __forceinline__ void round(Frag&) {}
 };
 
+// The pipeline's PTX; under SR_HOST_EXEC the host execution's deferred copies (host_exec.h).
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
+#ifdef SR_HOST_EXEC
+  host::cp_async16(smem, gmem, valid);
+#else
   const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
   const int src_bytes = valid ? 16 : 0;  // 0: the 16 bytes are zero-filled, nothing is read
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem),
                "r"(src_bytes));
+#endif
 }
 __device__ __forceinline__ void cp_async_commit() {
+#ifdef SR_HOST_EXEC
+  host::cp_async_commit();
+#else
   asm volatile("cp.async.commit_group;\n" ::);
+#endif
 }
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
+#ifdef SR_HOST_EXEC
+  host::cp_async_wait(N);
+#else
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+#endif
 }
 
 // y (or partial[blockIdx.y]) for the block tile blockIdx.x and the k-tiles of split blockIdx.y.
@@ -77,7 +90,7 @@ __global__ void __launch_bounds__(mt::kThreads, 2)
   using S = mt::Layout<static_cast<int>(sizeof(T))>;
   using AMap = TileMap<mt::kBM, mt::kBK, S::kE, mt::kThreads>;
   using BMap = TileMap<mt::kBK, mt::kBN, S::kE, mt::kThreads>;
-  extern __shared__ __align__(128) unsigned char smem_raw[];
+  SR_DYNAMIC_SHARED(unsigned char, smem_raw);
   T* sA = reinterpret_cast<T*>(smem_raw);
   T* sB = sA + mt::kStages * S::kStageA;
 
@@ -212,9 +225,9 @@ void launch_mma(CudaContext& ctx, const ConvGeometry& g, const T* x, const T* w,
            "conv1d: tensor-core path needs 16-byte aligned x and w and a row stride of ", kChunk,
            "k elements");
   const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(splits));
-  conv1d_mma_kernel<T>
-      <<<grid, mt::kThreads, mt::Layout<static_cast<int>(sizeof(T))>::kSmemBytes, ctx.stream>>>(
-          x, w, bias, y, partial, g, e, n_tiles_n, per_split);
+  SR_LAUNCH(conv1d_mma_kernel<T>, grid, mt::kThreads,
+            mt::Layout<static_cast<int>(sizeof(T))>::kSmemBytes, ctx.stream)
+  (x, w, bias, y, partial, g, e, n_tiles_n, per_split);
   SR_CUDA_CHECK_LAUNCH();
 }
 
@@ -235,6 +248,14 @@ void conv1d_mma_init(const CudaContext& ctx) {
   SR_CUDA_CHECK(cudaFuncSetAttribute(conv1d_mma_kernel<__nv_bfloat16>,
                                      cudaFuncAttributeMaxDynamicSharedMemorySize,
                                      static_cast<int>(mt::Layout<2>::kSmemBytes)));
+  // Two blocks per SM (__launch_bounds__) need 2 x kSmemBytes (207 KiB in TF32): the largest
+  // shared-memory carveout, set rather than left to the driver's choice.
+  SR_CUDA_CHECK(cudaFuncSetAttribute(conv1d_mma_kernel<float>,
+                                     cudaFuncAttributePreferredSharedMemoryCarveout,
+                                     cudaSharedmemCarveoutMaxShared));
+  SR_CUDA_CHECK(cudaFuncSetAttribute(conv1d_mma_kernel<__nv_bfloat16>,
+                                     cudaFuncAttributePreferredSharedMemoryCarveout,
+                                     cudaSharedmemCarveoutMaxShared));
 }
 
 void conv1d_mma_tf32(CudaContext& ctx, const ConvGeometry& g, const float* x, const float* w,

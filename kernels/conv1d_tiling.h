@@ -254,15 +254,16 @@ SR_HD int stage_col(int lane) {
 }
 
 // Split K when the output tiles cannot fill the device (small batch: U1 at batch 1 has 32 tiles
-// for 132 SMs): aim at about two blocks per SM, keep at least 8 k-tiles per split so the pipeline
+// for 132 SMs): as many splits as keep tiles x splits within the resident blocks (two per SM,
+// __launch_bounds__(kThreads, 2)), so the launch is one wave (rounding up, 32 tiles x 9 splits =
+// 288 blocks, left a second wave of 24 blocks), keep at least 8 k-tiles per split so the pipeline
 // has work, at most 16 splits, and never leave a split empty (the count is rounded to what
-// ceil(KT / ceil(KT / splits)) gives).
+// ceil(KT / ceil(KT / splits)) gives, never more).
 SR_HD int split_count(const ConvGeometry& g, int sm_count) {
   const int tiles = ((g.M() + kBM - 1) / kBM) * ((g.Cout + kBN - 1) / kBN);
   const int KT = g.Ktot() / kBK;
-  const int target = 2 * (sm_count > 0 ? sm_count : 132);
-  if (tiles >= target / 2) return 1;
-  int splits = (target + tiles - 1) / tiles;
+  const int resident = 2 * (sm_count > 0 ? sm_count : 132);
+  int splits = resident / tiles;
   const int by_depth = KT / 8 > 1 ? KT / 8 : 1;
   if (splits > by_depth) splits = by_depth;
   if (splits > 16) splits = 16;

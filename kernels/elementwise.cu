@@ -80,8 +80,8 @@ void leaky_relu_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   check_op_call(call);  // shapes (infer_shape) and which views may be strided
   const int n = checked_count(x, "leaky_relu");
   if (n == 0) return;
-  leaky_relu_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-      x.data, y.data, n, call.params.alpha);
+  SR_LAUNCH(leaky_relu_kernel, grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream)
+  (x.data, y.data, n, call.params.alpha);
   SR_CUDA_CHECK_LAUNCH();
 }
 
@@ -92,8 +92,8 @@ void prelu_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   check_op_call(call);
   const int n = checked_count(x, "prelu");
   if (n == 0) return;
-  prelu_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-      x.data, y.data, n, call.weights[0].data);
+  SR_LAUNCH(prelu_kernel, grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream)
+  (x.data, y.data, n, call.weights[0].data);
   SR_CUDA_CHECK_LAUNCH();
 }
 
@@ -104,7 +104,8 @@ void relu_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   check_op_call(call);  // shapes (infer_shape) and which views may be strided
   const int n = checked_count(x, "relu");
   if (n == 0) return;
-  relu_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(x.data, y.data, n);
+  SR_LAUNCH(relu_kernel, grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream)
+  (x.data, y.data, n);
   SR_CUDA_CHECK_LAUNCH();
 }
 
@@ -116,8 +117,8 @@ void add_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   check_op_call(call);  // shapes (infer_shape) and which views may be strided
   const int n = checked_count(a, "add");
   if (n == 0) return;
-  add_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(a.data, b.data,
-                                                                               y.data, n);
+  SR_LAUNCH(add_kernel, grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream)
+  (a.data, b.data, y.data, n);
   SR_CUDA_CHECK_LAUNCH();
 }
 
@@ -130,8 +131,8 @@ void dropout_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const float scale = 1.0f / (1.0f - rate);  // the CPU's expression, rounded the same way
   const int n = checked_count(x, "dropout");
   if (n == 0) return;
-  dropout_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-      x.data, y.data, n, rate, scale, call.params.seed);
+  SR_LAUNCH(dropout_kernel, grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream)
+  (x.data, y.data, n, rate, scale, call.params.seed);
   SR_CUDA_CHECK_LAUNCH();
 }
 
@@ -140,8 +141,8 @@ void bias_act_cuda(CudaContext& ctx, float* y, const float* bias, int64_t rows, 
   const int64_t n = rows * cols;
   SR_CHECK(fits_int32(n), "bias: ", rows, " x ", cols, " has more than 2^31 elements");
   if (n == 0) return;
-  bias_act_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-      y, bias, static_cast<int>(n), static_cast<int>(cols), relu);
+  SR_LAUNCH(bias_act_kernel, grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream)
+  (y, bias, static_cast<int>(n), static_cast<int>(cols), relu);
   SR_CUDA_CHECK_LAUNCH();
 }
 

@@ -55,9 +55,9 @@ void subpixel_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   SR_CHECK(fits_int32(y.numel()), "subpixel: output ", y.shape.str(), " too large");
   const int64_t n = y.numel();
   if (n == 0) return;
-  subpixel_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-      x.data, y.data, static_cast<int>(n), static_cast<int>(W), static_cast<int>(C),
-      call.params.order == SubpixelOrder::tf);
+  SR_LAUNCH(subpixel_kernel, grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream)
+  (x.data, y.data, static_cast<int>(n), static_cast<int>(W), static_cast<int>(C),
+   call.params.order == SubpixelOrder::tf);
   SR_CUDA_CHECK_LAUNCH();
 }
 
@@ -71,8 +71,8 @@ void concat_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   SR_CHECK(fits_int32(y.numel()), "concat: output ", y.shape.str(), " too large");
   const int64_t n = y.numel();
   if (n == 0) return;
-  concat_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-      a.data, b.data, y.data, static_cast<int>(n), static_cast<int>(C1), static_cast<int>(C2));
+  SR_LAUNCH(concat_kernel, grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream)
+  (a.data, b.data, y.data, static_cast<int>(n), static_cast<int>(C1), static_cast<int>(C2));
   SR_CUDA_CHECK_LAUNCH();
 }
 
@@ -87,9 +87,9 @@ void modulate_fwd_cuda(const OpCall& call, CudaContext& ctx) {
            x.shape.str(), " too large");
   const int64_t n = x.numel();
   if (n == 0) return;
-  modulate_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-      x.data, m.data, y.data, static_cast<int>(n), static_cast<int>(L), static_cast<int>(C),
-      static_cast<int>(S), static_cast<int>(y.row_stride()));
+  SR_LAUNCH(modulate_kernel, grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream)
+  (x.data, m.data, y.data, static_cast<int>(n), static_cast<int>(L), static_cast<int>(C),
+   static_cast<int>(S), static_cast<int>(y.row_stride()));
   SR_CUDA_CHECK_LAUNCH();
 }
 

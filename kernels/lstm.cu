@@ -39,7 +39,7 @@ __global__ void __launch_bounds__(kStepThreads)
     lstm_step_kernel(const float* __restrict__ z, const float* __restrict__ u,
                      float* __restrict__ y, float* __restrict__ c, int B, int N, int H, int n,
                      bool hard) {
-  extern __shared__ float h_prev[];  // (kStepBatch, H)
+  SR_DYNAMIC_SHARED(float, h_prev);  // (kStepBatch, H)
   __shared__ float zs[4][kStepBatch][kStepUnits];
   const int tid = threadIdx.x;
   const int j0 = blockIdx.x * kStepUnits, b0 = blockIdx.y * kStepBatch;
@@ -129,9 +129,9 @@ void lstm_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   const dim3 grid(static_cast<unsigned>((H + kStepUnits - 1) / kStepUnits),
                   static_cast<unsigned>((B + kStepBatch - 1) / kStepBatch));
   for (int64_t n = 0; n < N; ++n) {
-    lstm_step_kernel<<<grid, kStepThreads, smem, ctx.stream>>>(
-        z, recurrent.data, y.data, c, static_cast<int>(B), static_cast<int>(N), static_cast<int>(H),
-        static_cast<int>(n), hard);
+    SR_LAUNCH(lstm_step_kernel, grid, kStepThreads, smem, ctx.stream)
+    (z, recurrent.data, y.data, c, static_cast<int>(B), static_cast<int>(N), static_cast<int>(H),
+     static_cast<int>(n), hard);
     SR_CUDA_CHECK_LAUNCH();
   }
 }

@@ -49,9 +49,9 @@ void max_pool2_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   SR_CHECK(fits_int32(x.numel()), "max_pool2: input ", x.shape.str(), " too large");
   const int64_t n = y.numel();
   if (n == 0) return;
-  max_pool2_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-      x.data, y.data, static_cast<int>(n), static_cast<int>(L), static_cast<int>(Lo),
-      static_cast<int>(C));
+  SR_LAUNCH(max_pool2_kernel, grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream)
+  (x.data, y.data, static_cast<int>(n), static_cast<int>(L), static_cast<int>(Lo),
+   static_cast<int>(C));
   SR_CUDA_CHECK_LAUNCH();
 }
 
@@ -65,9 +65,9 @@ void block_max_pool_fwd_cuda(const OpCall& call, CudaContext& ctx) {
   SR_CHECK(fits_int32(x.numel()), "block_max_pool: input ", x.shape.str(), " too large");
   const int64_t n = y.numel();
   if (n == 0) return;
-  block_max_pool_kernel<<<grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream>>>(
-      x.data, y.data, static_cast<int>(n), static_cast<int>(L), static_cast<int>(N),
-      static_cast<int>(C), static_cast<int>(S));
+  SR_LAUNCH(block_max_pool_kernel, grid_for(n, kThreads, ctx.sm_count), kThreads, 0, ctx.stream)
+  (x.data, y.data, static_cast<int>(n), static_cast<int>(L), static_cast<int>(N),
+   static_cast<int>(C), static_cast<int>(S));
   SR_CUDA_CHECK_LAUNCH();
 }
 

@@ -64,10 +64,16 @@ inline void poison(Backend& backend, float* ptr, size_t n) {
 // first time and replays the graph after), poisoning the output before each run. Every run must
 // give the same bits; returns the output.
 inline std::vector<float> run_op(Backend& backend, const OpSpec& spec, int runs = 2) {
-  std::vector<float*> buffers;
+  struct Buffers {  // released also when the run throws (a refused program)
+    Backend& backend;
+    std::vector<float*> ptrs;
+    ~Buffers() {
+      for (float* p : ptrs) backend.release(p);
+    }
+  } buffers{backend, {}};
   auto alloc = [&](const float* src, size_t n) {
     float* p = backend.allocate(n);
-    buffers.push_back(p);
+    buffers.ptrs.push_back(p);
     if (src) backend.upload(p, src, n);
     return p;
   };
@@ -92,8 +98,39 @@ inline std::vector<float> run_op(Backend& backend, const OpSpec& spec, int runs 
       REQUIRE(std::memcmp(first.data(), again.data(), n_out * sizeof(float)) == 0);
     }
   }
-  for (float* p : buffers) backend.release(p);
   return first;
+}
+
+// Runs `spec` with x as channels [x_off, x_off + Cin) of a buffer with ldx channels and y as
+// channels [y_off, y_off + C) of a poisoned buffer with ldy channels; returns the whole y buffer.
+inline std::vector<float> run_strided(sr::Backend& backend, const OpSpec& spec, int64_t ldx,
+                                      int64_t x_off, int64_t ldy, int64_t y_off) {
+  const sr::Shape xs = spec.inputs[0].shape;
+  std::vector<float> xbuf(size_t(xs.b * xs.l * ldx), 0.5f);
+  for (int64_t r = 0; r < xs.b * xs.l; ++r)
+    for (int64_t c = 0; c < xs.c; ++c)
+      xbuf[size_t(r * ldx + x_off + c)] = spec.inputs[0].values[size_t(r * xs.c + c)];
+  const size_t y_size = size_t(spec.output.b * spec.output.l * ldy);
+  float* dx = backend.allocate(xbuf.size());
+  float* dw = backend.allocate(spec.weights[0].size());
+  float* db = backend.allocate(spec.weights[1].size());
+  float* dy = backend.allocate(y_size);
+  backend.upload(dx, xbuf.data(), xbuf.size());
+  backend.upload(dw, spec.weights[0].data(), spec.weights[0].size());
+  backend.upload(db, spec.weights[1].data(), spec.weights[1].size());
+  sr::OpCall call;
+  call.op = Op::conv1d;
+  call.params = spec.params;
+  call.inputs[0] = {dx + x_off, xs, ldx};
+  call.weights[0] = {dw, spec.weight_dims[0]};
+  call.weights[1] = {db, spec.weight_dims[1]};
+  call.output = {dy + y_off, spec.output, ldy};
+  poison(backend, dy, y_size);
+  backend.run({call}, next_program_id());
+  std::vector<float> y(y_size);
+  backend.download(y.data(), dy, y_size);
+  for (float* p : {dx, dw, db, dy}) backend.release(p);
+  return y;
 }
 
 inline size_t count_nonfinite(const std::vector<float>& v) {

@@ -293,7 +293,8 @@ TEST_CASE("emulated FP32 conv tiles equal a direct convolution", "[emu][conv]") 
 TEST_CASE("split-K counts of the default network's layers leave no split empty", "[emu][conv]") {
   // mma_tile::split_count is the rule conv1d_mma.cu launches with: for every layer of the default
   // network at batches 1..8 on 132 SMs (H100) and 78 SMs, the k-tile ranges are non-empty and
-  // cover all k-tiles, and large batches are not split.
+  // cover all k-tiles, a split launch fits the resident blocks (two per SM: one wave), and large
+  // batches are not split.
   const EmuCase layers[] = {{1, 4096, 128, 256, 33, 2},  {1, 2048, 256, 512, 17, 2},
                             {1, 1024, 512, 512, 9, 2},   {1, 512, 512, 512, 9, 2},
                             {1, 256, 512, 1024, 9, 2},   {1, 512, 1024, 1024, 17, 2},
@@ -304,9 +305,11 @@ TEST_CASE("split-K counts of the default network's layers leave no split empty",
         const ConvGeometry g{b, c.L, c.Cin, c.Cout, c.K, c.d};
         const int KT = g.Ktot() / 32;
         const int splits = sr::cuda::mma_tile::split_count(g, sms);
-        CAPTURE(c.L, c.Cin, c.Cout, b, sms, splits);
+        const int tiles = ((g.M() + 127) / 128) * ((g.Cout + 127) / 128);
+        CAPTURE(c.L, c.Cin, c.Cout, b, sms, splits, tiles);
         REQUIRE(splits >= 1);
         REQUIRE(splits <= 16);
+        REQUIRE((splits == 1 || tiles * splits <= 2 * sms));
         const int per_split = (KT + splits - 1) / splits;
         REQUIRE((KT + per_split - 1) / per_split == splits);
         int covered = 0;
@@ -319,6 +322,8 @@ TEST_CASE("split-K counts of the default network's layers leave no split empty",
         }
         REQUIRE(covered == KT);
       }
+  // U1 at batch 1: 32 tiles x 8 splits = 256 blocks <= 264 resident (9 splits made two waves).
+  REQUIRE(sr::cuda::mma_tile::split_count(ConvGeometry{1, 1024, 1024, 512, 33, 2}, 132) == 8);
   // Batch 32 of the deepest layer fills the device without splitting.
   REQUIRE(sr::cuda::mma_tile::split_count(ConvGeometry{32, 1024, 1024, 512, 33, 2}, 132) == 1);
 }

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "conv_cases.h"
 #include "cuda_tools.h"
 #include "gpu_test_util.h"
 
@@ -25,26 +26,10 @@ namespace {
 using sr::ConvImpl;
 using sr::Op;
 using sr::Precision;
+using sr::conv_cases::conv_spec;
+using sr::conv_cases::ConvCase;
 using sr::gpu_test::OpSpec;
 using sr::gpu_test::run_op;
-
-struct ConvCase {
-  int64_t b, l, cin, cout, k, dilation;
-  const char* what;
-};
-
-OpSpec conv_spec(const ConvCase& c, uint32_t seed) {
-  OpSpec s;
-  s.op = Op::conv1d;
-  s.params.kernel = int(c.k);
-  s.params.dilation = int(c.dilation);
-  s.inputs = {sr::test::random_tensor({c.b, c.l, c.cin}, seed)};
-  s.weights = {sr::test::random_vector(size_t(c.k * c.cin * c.cout), seed + 1),
-               sr::test::random_vector(size_t(c.cout), seed + 2)};
-  s.weight_dims = {{c.k, c.cin, c.cout}, {c.cout}};
-  s.output = {c.b, c.l, c.cout};
-  return s;
-}
 
 struct Bound {
   double max_abs_per_sqrt_n, nmse;
@@ -200,58 +185,8 @@ TEST_CASE("cuda conv1d: tiny cases of every tiled kernel, for racecheck", "[gpu]
     check_conv(backends, c, kAllPrecisions, {ConvImpl::ours}, seed += 7);
 }
 
-namespace {
-
-struct EpilogueCase {
-  bool pool2;
-  sr::Activation act;
-  bool shuffle;
-  sr::SubpixelOrder order;
-};
-
-// Runs `spec` with x as channels [x_off, x_off + Cin) of a buffer with ldx channels and y as
-// channels [y_off, y_off + C) of a poisoned buffer with ldy channels; returns the whole y buffer.
-std::vector<float> run_strided(sr::Backend& backend, const OpSpec& spec, int64_t ldx, int64_t x_off,
-                               int64_t ldy, int64_t y_off) {
-  const sr::Shape xs = spec.inputs[0].shape;
-  std::vector<float> xbuf(size_t(xs.b * xs.l * ldx), 0.5f);
-  for (int64_t r = 0; r < xs.b * xs.l; ++r)
-    for (int64_t c = 0; c < xs.c; ++c)
-      xbuf[size_t(r * ldx + x_off + c)] = spec.inputs[0].values[size_t(r * xs.c + c)];
-  const size_t y_size = size_t(spec.output.b * spec.output.l * ldy);
-  float* dx = backend.allocate(xbuf.size());
-  float* dw = backend.allocate(spec.weights[0].size());
-  float* db = backend.allocate(spec.weights[1].size());
-  float* dy = backend.allocate(y_size);
-  backend.upload(dx, xbuf.data(), xbuf.size());
-  backend.upload(dw, spec.weights[0].data(), spec.weights[0].size());
-  backend.upload(db, spec.weights[1].data(), spec.weights[1].size());
-  sr::OpCall call;
-  call.op = Op::conv1d;
-  call.params = spec.params;
-  call.inputs[0] = {dx + x_off, xs, ldx};
-  call.weights[0] = {dw, spec.weight_dims[0]};
-  call.weights[1] = {db, spec.weight_dims[1]};
-  call.output = {dy + y_off, spec.output, ldy};
-  sr::gpu_test::poison(backend, dy, y_size);
-  backend.run({call}, sr::gpu_test::next_program_id());
-  std::vector<float> y(y_size);
-  backend.download(y.data(), dy, y_size);
-  for (float* p : {dx, dw, db, dy}) backend.release(p);
-  return y;
-}
-
-}  // namespace
-
 TEST_CASE("cuda conv1d: fused epilogues and strided views, every path", "[gpu][conv][fused]") {
   SR_REQUIRE_GPU();
-  const std::vector<EpilogueCase> epilogues = {
-      {true, sr::Activation::leaky_relu, false, sr::SubpixelOrder::tf},  // down blocks
-      {false, sr::Activation::relu, true, sr::SubpixelOrder::tf},        // up blocks (TF)
-      {false, sr::Activation::relu, true, sr::SubpixelOrder::pt},        // up blocks (PT)
-      {false, sr::Activation::none, true, sr::SubpixelOrder::tf},        // final layer
-      {false, sr::Activation::none, false, sr::SubpixelOrder::tf},       // strided store only
-  };
   const std::vector<ConvCase> cases = {
       {2, 300, 1, 16, 65, 2, "direct"},
       {2, 41, 24, 2, 9, 1, "thin, odd L"},
@@ -266,21 +201,14 @@ TEST_CASE("cuda conv1d: fused epilogues and strided views, every path", "[gpu][c
   auto cpu = sr::make_cpu_backend();
   uint32_t seed = 6000;
   for (const ConvCase& c : cases) {
-    for (const EpilogueCase& ep : epilogues) {
-      OpSpec spec = conv_spec(c, seed += 7);
-      spec.params.pool2 = ep.pool2;
-      spec.params.act = ep.act;
-      spec.params.alpha = 0.2f;
-      spec.params.shuffle = ep.shuffle;
-      spec.params.order = ep.order;
-      sr::Shape ys{c.b, ep.pool2 ? c.l / 2 : c.l, c.cout};
-      if (ep.shuffle) ys = {ys.b, 2 * ys.l, ys.c / 2};
-      spec.output = ys;
+    for (const sr::conv_cases::EpilogueCase& ep : sr::conv_cases::fused_epilogues()) {
+      const OpSpec spec = sr::conv_cases::with_epilogue(conv_spec(c, seed += 7), ep);
+      const sr::Shape ys = spec.output;
       // Slices at 16-byte-aligned channel offsets with strides of 4k floats (as the planner's
       // concatenations of channel counts that are multiples of 4 give), so that the tensor-core
       // path reads the strided x itself.
       const int64_t ldx = c.cin + 8, x_off = 4, ldy = ys.c + 12, y_off = 8;
-      const std::vector<float> ref = run_strided(*cpu, spec, ldx, x_off, ldy, y_off);
+      const std::vector<float> ref = sr::gpu_test::run_strided(*cpu, spec, ldx, x_off, ldy, y_off);
       const double sqrt_n = std::sqrt(double(c.k * c.cin));
       for (ConvImpl impl : {ConvImpl::ours, ConvImpl::cudnn}) {
         if (impl == ConvImpl::cudnn && !sr::cuda_tools::has_cudnn()) continue;
@@ -290,7 +218,8 @@ TEST_CASE("cuda conv1d: fused epilogues and strided views, every path", "[gpu][c
                       << " pool2=" << ep.pool2 << " act=" << int(ep.act)
                       << " shuffle=" << ep.shuffle << " order=" << int(ep.order) << " precision="
                       << sr::precision_name(p) << " impl=" << sr::conv_impl_name(impl));
-          const std::vector<float> got = run_strided(cuda, spec, ldx, x_off, ldy, y_off);
+          const std::vector<float> got =
+              sr::gpu_test::run_strided(cuda, spec, ldx, x_off, ldy, y_off);
           std::vector<float> got_in, ref_in;
           size_t outside_written = 0;
           for (size_t i = 0; i < got.size(); ++i) {
