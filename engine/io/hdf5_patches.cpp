@@ -243,23 +243,38 @@ constexpr int kChildRefused = 3;  // the child's exit status when our reader thr
 // Opens and reads the whole file in a child process: a crash or hang inside libhdf5 happens there.
 // Returns normally when the child finished (its own errors are the parent's to report).
 void probe_in_child(const std::string& path, const std::function<void()>& open_and_read_all) {
+  int message_pipe[2];
+  if (::pipe(message_pipe) != 0) return;  // cannot probe: go on unguarded
   std::fflush(nullptr);
   const pid_t child = ::fork();
-  if (child < 0) return;  // cannot fork: go on unguarded
+  if (child < 0) {
+    ::close(message_pipe[0]);
+    ::close(message_pipe[1]);
+    return;
+  }
   if (child == 0) {
-    // Quiet: a crash report (libhdf5's, or a sanitizer's, which exits with status 1 instead of
-    // dying by the signal) is the parent's to summarise in one line.
+    // Quiet, and dying plainly by the signal: a crash report (libhdf5's, a sanitizer's or a
+    // fuzzer's handler, inherited from the parent) is the parent's to summarise in one line.
+    for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::signal(sig, SIG_DFL);
     const int null_fd = ::open("/dev/null", O_WRONLY);
     if (null_fd >= 0) ::dup2(null_fd, STDERR_FILENO);
+    ::close(message_pipe[0]);
     try {
       open_and_read_all();
-    } catch (const Error&) {
+    } catch (const Error& e) {
+      // Our reader's own refusal: its message goes to the parent, which then never calls
+      // libhdf5 on this file (libhdf5 also leaks a little on some malformed files).
+      const std::string text = e.what();
+      const ssize_t unused =
+          ::write(message_pipe[1], text.data(), std::min<size_t>(text.size(), 4096));
+      (void)unused;
       ::_exit(kChildRefused);
     } catch (...) {
       ::_exit(kChildRefused + 1);
     }
     ::_exit(0);
   }
+  ::close(message_pipe[1]);
   // A generous limit: reading a sane file from disk takes seconds per GB.
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
@@ -269,19 +284,30 @@ void probe_in_child(const std::string& path, const std::function<void()>& open_a
   for (int sleep_us = 200;; sleep_us = std::min(sleep_us * 2, 100000)) {
     const pid_t done = ::waitpid(child, &status, WNOHANG);
     if (done == child) break;
-    if (done < 0 && errno != EINTR) return;
+    if (done < 0 && errno != EINTR) {
+      ::close(message_pipe[0]);
+      return;
+    }
     if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > limit_s) {
       ::kill(child, SIGKILL);
       ::waitpid(child, &status, 0);
+      ::close(message_pipe[0]);
       fail(path, ": libhdf5 did not finish reading it in ", static_cast<int>(limit_s),
            " s (a corrupt or hostile HDF5 file?)");
     }
     ::usleep(static_cast<useconds_t>(sleep_us));
   }
+  std::string message;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(message_pipe[0], buffer, sizeof buffer)) > 0;)
+    message.append(buffer, static_cast<size_t>(n));
+  ::close(message_pipe[0]);
   if (WIFSIGNALED(status))
     fail(path, ": corrupt HDF5 file (libhdf5 crashed reading it: ", strsignal(WTERMSIG(status)),
          ")");
-  if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != kChildRefused)
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kChildRefused && !message.empty())
+    throw Error(message);
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
     fail(path, ": corrupt HDF5 file (reading it failed in libhdf5, exit status ",
          WEXITSTATUS(status), ")");
 }
