@@ -78,6 +78,13 @@ ExtensionPlan plan_extension(int in_rate, double band_hz, double edge_hz, const 
   if (p.model_rate % ratio != 0)
     fail("model rate ", p.model_rate, " Hz is not divisible by r = ", ratio);
   p.filter = config.input_filter;
+  // Where the quarter-rate line falls inside the generated band (r > 2), and for models trained
+  // on varied degradations at any r. At r = 2 it is the low rate's Nyquist: the decimate-trained
+  // r = 2 model leaves no line there, and the notch's hole made the FiLM sidebands around it
+  // stand out in pauses (harness, held-out speech: 19 dB at 3883 Hz with the notch, none above
+  // 9 dB without); the robust r = 2 models leave one (median 29 dB above the floor at 4 kHz,
+  // held-out speech). The half-rate line goes with LP_top.
+  p.notch_subpixel_lines = ratio > 2 || p.filter.family == InputFilter::Family::varied;
   p.band_hz = std::min(band_hz > 0 ? band_hz : in_rate / 2.0, in_rate / 2.0);
   if (raw) {
     if (out_rate != 0 && out_rate != p.model_rate)
@@ -222,13 +229,7 @@ BandExtender::BandExtender(Network& network, const ExtensionPlan& plan, int chan
     s.to_low = std::make_unique<StreamResampler>(plan.in_rate, plan.low_rate(), channels);
   }
   if (plan.mode == Mode::raw) return;
-  // Where the quarter-rate line falls inside the generated band (r > 2), and for models trained
-  // on varied degradations at any r. At r = 2 it is the low rate's Nyquist: the decimate-trained
-  // r = 2 model leaves no line there, and the notch's hole made the FiLM sidebands around it
-  // stand out in pauses (harness, held-out speech: 19 dB at 3883 Hz with the notch, none above
-  // 9 dB without); the robust r = 2 models leave one (median 29 dB above the floor at 4 kHz,
-  // held-out speech). The half-rate line goes with LP_top.
-  if (plan.ratio > 2 || plan.filter.family == InputFilter::Family::varied)
+  if (plan.notch_subpixel_lines)
     s.denotch =
         std::make_unique<ZeroPhaseFir>(periodic_notch_taps(kNotchPeriod, kNotchSpan), channels);
   if (plan.model_rate != plan.out_rate)
