@@ -238,6 +238,9 @@ struct PatchFile::Impl {
 
 namespace {
 
+// Set by sanitizer runtimes (and used by libFuzzer to save crashing inputs); absent otherwise.
+extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+
 constexpr int kChildRefused = 3;  // the child's exit status when our reader threw sr::Error
 
 // Opens and reads the whole file in a child process: a crash or hang inside libhdf5 happens there.
@@ -256,6 +259,7 @@ void probe_in_child(const std::string& path, const std::function<void()>& open_a
     // Quiet, and dying plainly by the signal: a crash report (libhdf5's, a sanitizer's or a
     // fuzzer's handler, inherited from the parent) is the parent's to summarise in one line.
     for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::signal(sig, SIG_DFL);
+    if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(nullptr);
     const int null_fd = ::open("/dev/null", O_WRONLY);
     if (null_fd >= 0) ::dup2(null_fd, STDERR_FILENO);
     ::close(message_pipe[0]);
