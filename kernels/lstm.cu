@@ -2,14 +2,19 @@
 // the full h sequence out. FP32 throughout, whatever the backend precision: the recurrence
 // compounds rounding over the steps, and the FLOPs are small (COSTS.md: latency, not FLOPs).
 //
-// First version, correctness first:
 //   1. z (B, N, 4H) = x * kernel + bias for all B*N rows at once: one cuBLAS SGEMM.
-//   2. One launch of lstm_step_kernel per step n: z_n += h_{n-1} * U, gates, c and h.
-// Plan for the persistent version (not built yet): one cooperative launch per LSTM whose CTAs
-// each own a slice of hidden units and keep their columns of U (4H x H floats in all: 4 MiB at
-// H = 512, 32 KiB per CTA over 128 CTAs) in shared memory for all N steps; h_{n} is exchanged
-// through global memory (or distributed shared memory within a thread-block cluster) behind one
-// grid-wide barrier per step. That removes N launches and N re-reads of U per LSTM.
+//   2. The recurrence z_n += h_{n-1} * U, gates, c and h, by one of two kernels:
+//      - lstm_persistent_kernel, one cooperative launch for all N steps. Why: the steps are
+//        dependent and tiny (B x H x 4H), so a launch per step is mostly launch latency and a
+//        re-read of U from L2/HBM; the default TFiLM runs 1,120 steps over 9 LSTM nodes, which
+//        become 9 launches. Each block owns kPersistUnits hidden units and keeps their 4 gate
+//        columns of U in shared memory, and their cell state, for all N steps; h_n is exchanged
+//        through the output y behind one grid-wide barrier per step.
+//      - lstm_step_kernel, one launch per step: the fallback when the persistent kernel's shared
+//        memory does not fit a block or its grid cannot be resident at once (lstm_path_name).
+#include <cooperative_groups.h>
+
+#include <algorithm>
 #include <vector>
 
 #include "ops_cuda.cuh"
@@ -89,12 +94,130 @@ size_t step_smem_bytes(int64_t H) {
   return static_cast<size_t>(kStepBatch) * static_cast<size_t>(H) * sizeof(float);
 }
 
+constexpr int kPersistUnits = 8;                 // hidden units per block
+constexpr int kPersistCols = 4 * kPersistUnits;  // their gate columns of U: one per lane
+constexpr int kPersistWarps = 4;                 // the recurrent sum is split over 4 warps
+constexpr int kPersistThreads = 32 * kPersistWarps;
+constexpr int kPersistBatch = 4;  // batch rows per pass over the block
+
+// All N steps for kPersistUnits hidden units j0.. (j0 = blockIdx.x * kPersistUnits), every batch
+// row. Cooperative launch, grid ceil(H / kPersistUnits), all blocks resident.
+//   z: (B, N, 4H) input pre-activations (bias included); u: (H, 4H); y: (B, N, H) output, whose
+//   row n-1 is h_{n-1} (written by every block, read by every block after the grid barrier).
+// Shared memory (floats): u_s (H, kPersistCols), lane l's column is gate l / kPersistUnits of unit
+//   j0 + l % kPersistUnits, loaded once; h_s (kPersistBatch, H); part (kPersistWarps,
+//   kPersistBatch, kPersistCols) the warps' partial sums; c_s (B, kPersistUnits) the cell state.
+// Per step and batch pass: warp w lane l sums h[b][m] * U[m][col l] over m = w, w + 4, ...
+//   (u_s rows are 32 consecutive floats, h_s a broadcast); then thread (bb, jj) of warp 0 adds
+//   the four partials of each gate to z and updates c and h of unit j0 + jj, row b0 + bb.
+__global__ void __launch_bounds__(kPersistThreads)
+    lstm_persistent_kernel(const float* __restrict__ z, const float* __restrict__ u, float* y,
+                           int B, int N, int H, bool hard) {
+  SR_DYNAMIC_SHARED(float, smem);
+  float* u_s = smem;
+  float* h_s = u_s + static_cast<size_t>(H) * kPersistCols;
+  float* part = h_s + static_cast<size_t>(kPersistBatch) * H;
+  float* c_s = part + kPersistWarps * kPersistBatch * kPersistCols;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int j0 = blockIdx.x * kPersistUnits;
+  cooperative_groups::grid_group grid = cooperative_groups::this_grid();
+
+  // U's columns of this block, once for all steps (the first pass's __syncthreads orders them).
+  for (int idx = tid; idx < H * kPersistCols; idx += kPersistThreads) {
+    const int m = idx / kPersistCols, l = idx % kPersistCols, j = j0 + l % kPersistUnits;
+    u_s[idx] = j < H ? u[static_cast<size_t>(m) * 4 * H + (l / kPersistUnits) * H + j] : 0.0f;
+  }
+
+  for (int n = 0; n < N; ++n) {
+    for (int b0 = 0; b0 < B; b0 += kPersistBatch) {
+      for (int idx = tid; idx < kPersistBatch * H; idx += kPersistThreads) {
+        const int bb = idx / H, m = idx % H, b = b0 + bb;
+        h_s[idx] = (n > 0 && b < B) ? y[(static_cast<size_t>(b) * N + (n - 1)) * H + m] : 0.0f;
+      }
+      __syncthreads();
+
+      float acc[kPersistBatch];
+#pragma unroll
+      for (int bb = 0; bb < kPersistBatch; ++bb) acc[bb] = 0.0f;
+      if (n > 0) {  // h_{-1} = 0 adds nothing
+        for (int m = warp; m < H; m += kPersistWarps) {
+          const float w = u_s[m * kPersistCols + lane];
+#pragma unroll
+          for (int bb = 0; bb < kPersistBatch; ++bb) acc[bb] += h_s[bb * H + m] * w;
+        }
+      }
+#pragma unroll
+      for (int bb = 0; bb < kPersistBatch; ++bb)
+        part[(warp * kPersistBatch + bb) * kPersistCols + lane] = acc[bb];
+      __syncthreads();  // (the next pass's h_s and part writes come after its first barrier)
+
+      static_assert(kPersistBatch * kPersistUnits <= kPersistThreads, "one thread per (bb, jj)");
+      const int bb = tid / kPersistUnits, jj = tid % kPersistUnits;
+      const int b = b0 + bb, j = j0 + jj;
+      if (tid < kPersistBatch * kPersistUnits && b < B && j < H) {
+        const float* zr = z + (static_cast<size_t>(b) * N + n) * 4 * H;
+        float zs[4];
+#pragma unroll
+        for (int g = 0; g < 4; ++g) {
+          float s = zr[g * H + j];
+#pragma unroll
+          for (int w = 0; w < kPersistWarps; ++w)
+            s += part[(w * kPersistBatch + bb) * kPersistCols + g * kPersistUnits + jj];
+          zs[g] = s;
+        }
+        const float ig = gate_sigmoid(zs[0], hard), fg = gate_sigmoid(zs[1], hard);
+        const float gg = tanhf(zs[2]), og = gate_sigmoid(zs[3], hard);
+        float* cb = c_s + b * kPersistUnits + jj;  // only this thread touches it
+        const float c_new = fg * (n > 0 ? *cb : 0.0f) + ig * gg;
+        *cb = c_new;
+        y[(static_cast<size_t>(b) * N + n) * H + j] = og * tanhf(c_new);
+      }
+    }
+    // h_n of every block is in y before any block reads it (the barrier also orders memory).
+    if (n + 1 < N) grid.sync();
+  }
+}
+
+size_t persistent_smem_bytes(int64_t B, int64_t H) {
+  const int64_t floats = H * kPersistCols + kPersistBatch * H +
+                         kPersistWarps * kPersistBatch * kPersistCols + B * kPersistUnits;
+  return static_cast<size_t>(floats) * sizeof(float);
+}
+
+int64_t persistent_blocks(int64_t H) {
+  return (H + kPersistUnits - 1) / kPersistUnits;
+}
+
+// The persistent kernel runs when one block's shared memory (U slice, h of a batch pass, cell
+// state) fits the opt-in and every block of its grid can be resident at once, as a cooperative
+// launch requires; otherwise the per-step kernel does.
+bool persistent_fits(int64_t B, int64_t H, const CudaContext& ctx) {
+  const size_t smem = persistent_smem_bytes(B, H);
+  if (smem > ctx.smem_optin) return false;
+  int per_sm = 0;
+  SR_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, lstm_persistent_kernel,
+                                                              kPersistThreads, smem));
+  int64_t resident = static_cast<int64_t>(per_sm) * ctx.sm_count;
+#ifdef SR_HOST_EXEC
+  // The host execution runs a cooperative grid on one host thread per CUDA thread.
+  resident = std::min<int64_t>(resident, sr::host::kMaxHostThreads / kPersistThreads);
+#endif
+  return persistent_blocks(H) <= resident;
+}
+
 }  // namespace
+
+const char* lstm_path_name(int64_t B, int64_t H, const CudaContext& ctx) {
+  return persistent_fits(B, H, ctx) ? "persistent" : "step";
+}
 
 void lstm_cuda_init(const CudaContext& ctx) {
   SR_CUDA_CHECK(cudaFuncSetAttribute(
       lstm_step_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
       static_cast<int>(ctx.smem_optin - 4 * kStepBatch * kStepUnits * sizeof(float))));
+  SR_CUDA_CHECK(cudaFuncSetAttribute(lstm_persistent_kernel,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     static_cast<int>(ctx.smem_optin)));
 }
 
 // x: (B, N, Cin), kernel (Cin, 4H), recurrent (H, 4H), bias (4H) -> h: (B, N, H)
@@ -126,6 +249,14 @@ void lstm_fwd_cuda(const OpCall& call, CudaContext& ctx) {
                 /*tf32=*/false);
 
   const bool hard = call.params.gate == GateActivation::hard_sigmoid;
+  if (persistent_fits(B, H, ctx)) {
+    SR_LAUNCH_COOPERATIVE(lstm_persistent_kernel, dim3(static_cast<unsigned>(persistent_blocks(H))),
+                          dim3(kPersistThreads), persistent_smem_bytes(B, H), ctx.stream)
+    (z, recurrent.data, y.data, static_cast<int>(B), static_cast<int>(N), static_cast<int>(H),
+     hard);
+    SR_CUDA_CHECK_LAUNCH();
+    return;
+  }
   const dim3 grid(static_cast<unsigned>((H + kStepUnits - 1) / kStepUnits),
                   static_cast<unsigned>((B + kStepBatch - 1) / kStepBatch));
   for (int64_t n = 0; n < N; ++n) {

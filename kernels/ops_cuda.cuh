@@ -26,6 +26,9 @@ void concat_fwd_cuda(const OpCall& call, CudaContext& ctx);
 void modulate_fwd_cuda(const OpCall& call, CudaContext& ctx);
 // lstm.cu
 void lstm_fwd_cuda(const OpCall& call, CudaContext& ctx);
+// The recurrence kernel lstm_fwd_cuda runs for batch B and H units: "persistent" (one cooperative
+// launch for all steps) or "step" (one launch per step, when the persistent one cannot fit).
+const char* lstm_path_name(int64_t B, int64_t H, const CudaContext& ctx);
 // attention.cu
 void linear_fwd_cuda(const OpCall& call, CudaContext& ctx);
 void attention_fwd_cuda(const OpCall& call, CudaContext& ctx);

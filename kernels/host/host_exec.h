@@ -70,6 +70,7 @@ int sm_count();
 void set_sm_count(int n);
 constexpr int kSharedDefault = 48 * 1024;  // per block without an opt-in
 constexpr int kSharedOptin = 227 * 1024;
+constexpr int kSharedPerSm = 228 * 1024;
 constexpr int kMaxHostThreads = 8192;  // of one cooperative launch
 enum : int {
   kErrorInvalidValue = 1,

@@ -49,13 +49,15 @@ TEST_CASE("cuda layout ops are bit-identical to the CPU", "[gpu][ops][layout]") 
 TEST_CASE("cuda lstm matches a float64 recurrence as closely as the CPU does", "[gpu][ops][lstm]") {
   SR_REQUIRE_GPU();
   // Odd sizes, H not a multiple of 32 (partial unit tiles), B not a multiple of 4 (partial batch
-  // tiles), and the widths of the default network (128, 512) at 32 steps.
+  // tiles), and the widths of the default network (128, 512) at 32 steps: the persistent kernel;
+  // H = 1608 (U's slice exceeds a block's shared memory): the per-step fallback.
   sr::op_cases::lstm(backends(), {{1, 1, 5, 4},
                                   {2, 7, 3, 8},
                                   {3, 33, 16, 12},
                                   {5, 32, 128, 128},
                                   {2, 32, 512, 512},
-                                  {6, 9, 40, 45}});
+                                  {6, 9, 40, 45},
+                                  {1, 3, 2, 1608}});
 }
 
 TEST_CASE("cuda linear matches the CPU in FP32 in every precision mode", "[gpu][ops][linear]") {

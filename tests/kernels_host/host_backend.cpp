@@ -75,4 +75,9 @@ std::string conv1d_path(const OpCall& call, Precision precision) {
   return cuda::conv1d_path_name(call, ctx);
 }
 
+std::string lstm_path(int64_t B, int64_t H) {
+  const cuda::CudaContext ctx(options(Precision::fp32));
+  return cuda::lstm_path_name(B, H, ctx);
+}
+
 }  // namespace sr::kernel_host

@@ -18,6 +18,10 @@ std::unique_ptr<Backend> make_host_cuda_backend(Precision precision);
 // would look racy to the instrumented test.
 std::unique_ptr<Backend> make_reference_backend();
 
+// The recurrence kernel lstm.cu picks for batch B and H units at the current SM count
+// ("persistent" or "step").
+std::string lstm_path(int64_t B, int64_t H);
+
 // The kernel conv1d.cu picks for this call in `precision` ("mma tf32 split-k 9", ...).
 std::string conv1d_path(const OpCall& call, Precision precision);
 

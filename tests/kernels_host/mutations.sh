@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Mutation check of the host execution: injects bugs into the kernels (one at a time, into a copy
-# of the kernel file) -- the six a review injected into kernels/conv1d_mma.cu, and eight more into
-# the exact FP32 tiles, the thin kernel, the LSTM step, attention, layer norm, the dense bias and a
-# layout kernel -- rebuilds the host-executed test against the mutant and requires the mutated
-# kernel's cases to fail for the expected reason:
+# of the kernel file) -- the six a review injected into kernels/conv1d_mma.cu, and nine more into
+# the exact FP32 tiles, the thin kernel, the LSTM step and persistent kernels, attention, layer
+# norm, the dense bias and a layout kernel -- rebuilds the host-executed test against the mutant
+# and requires the mutated kernel's cases to fail for the expected reason:
 #   comparison  a REQUIRE fails (wrong values, or NaN from unlanded cp.async copies)
 #   tsan        ThreadSanitizer reports a data race
 #   asan        AddressSanitizer reports an out-of-bounds access
@@ -127,6 +127,8 @@ mutate lstm.cu "[lstm]" "LSTM step: barrier before the gate math removed" tsan \
   const int bb = tid / kStepUnits' '  const int bb = tid / kStepUnits'
 mutate lstm.cu "[lstm]" "LSTM step: output gate in the cell update" comparison \
   'fg * c_prev + ig * gg' 'fg * c_prev + og * gg'
+mutate lstm.cu "[lstm]" "LSTM persistent: grid barrier between steps removed" tsan \
+  '    if (n + 1 < N) grid.sync();' ''
 mutate attention.cu "[attention]" "attention: scores not scaled" comparison \
   's += (qi[t] * scale) * kj[t]' 's += qi[t] * kj[t]'
 mutate attention.cu "[layer_norm]" "layer_norm: mean over D + 1" comparison \

@@ -2,8 +2,11 @@
 // CPU backend: the cases of tests/gpu/op_cases.h (shared with the device tests) at sizes the host
 // runs in well under a second, still odd (partial blocks, partial unit and batch tiles, partial
 // warps of work, grid-stride remainders). A last case requires a case for every op of SR_OP_LIST.
+#include <cuda_runtime.h>  // the host execution's (set_sm_count)
+
 #include <initializer_list>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "gpu/op_cases.h"
@@ -62,10 +65,48 @@ TEST_CASE("host-executed layout kernels are bit-identical to the CPU", "[kernel_
 }
 
 const Covers lstm_cases{Op::lstm};
-TEST_CASE("host-executed lstm matches float64 as closely as the CPU does", "[kernel_host][lstm]") {
-  // H not a multiple of 32 (partial unit tiles), H > 32 (several unit blocks), B not a multiple
-  // of 4 (partial batch tiles).
-  sr::op_cases::lstm(backends(), {{1, 1, 5, 4}, {2, 7, 3, 8}, {3, 5, 16, 12}, {6, 4, 40, 45}});
+// Runs the cases after checking that each takes `path` (kernels/lstm.cu: lstm_path_name, the same
+// rule lstm_fwd_cuda dispatches on).
+void lstm_on_path(const std::vector<sr::op_cases::LstmCase>& cases, const std::string& path) {
+  for (const auto& cs : cases) {
+    CAPTURE(cs.B, cs.H, sr::host::sm_count());
+    REQUIRE(sr::kernel_host::lstm_path(cs.B, cs.H) == path);
+  }
+  sr::op_cases::lstm(backends(), cases);
+}
+struct SmCount {  // the device the launcher sizes its grid for
+  explicit SmCount(int n) { sr::host::set_sm_count(n); }
+  ~SmCount() { sr::host::set_sm_count(sr::host::kSmCount); }
+};
+
+TEST_CASE("host-executed persistent lstm matches float64 as closely as the CPU does",
+          "[kernel_host][lstm]") {
+  // One cooperative launch: H a multiple of the 8 units per block and not (12, 45: idle
+  // columns), one block (H = 4, 8) and several meeting at the grid barrier (H = 32..64), B over
+  // one, several and partial passes of 4 rows, N = 1 (no barrier) to 12.
+  lstm_on_path({{1, 1, 5, 4},
+                {2, 7, 3, 8},
+                {3, 5, 16, 12},
+                {6, 4, 40, 45},
+                {5, 12, 6, 32},
+                {1, 9, 7, 48},
+                {9, 6, 3, 64},
+                {4, 3, 1, 64}},
+               "persistent");
+  // A one-SM device holds 16 blocks of 128 threads: H = 64's 8 blocks are still resident.
+  const SmCount one_sm(1);
+  lstm_on_path({{2, 5, 4, 64}}, "persistent");
+}
+
+TEST_CASE("host-executed lstm falls back to the per-step kernel when the persistent one cannot fit",
+          "[kernel_host][lstm]") {
+  // U's slice of H = 1608 (201 KiB) and the rest exceed a block's 227 KiB of shared memory.
+  lstm_on_path({{1, 3, 2, 1608}}, "step");
+  // One SM holds 10 blocks of H = 136's shared memory, fewer of 200's: 17 and 25 blocks cannot
+  // be co-resident.
+  // Partial unit tiles of 32, B = 3 and 7 partial batch tiles of 4.
+  const SmCount one_sm(1);
+  lstm_on_path({{3, 5, 7, 136}, {7, 3, 4, 200}}, "step");
 }
 
 const Covers linear_cases{Op::linear};

@@ -3,6 +3,7 @@
 // posix_memalign'd with the exact size asked for, so AddressSanitizer sees an access past its end.
 #pragma once
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -97,5 +98,19 @@ cudaError_t cudaFuncSetAttribute(void (*kernel)(Params...), cudaFuncAttribute at
       value > sr::host::kSharedOptin)
     return cudaErrorInvalidValue;
   sr::host::set_max_dynamic_shared(reinterpret_cast<const void*>(kernel), value);
+  return cudaSuccess;
+}
+
+// Blocks of a kernel one SM holds at once, as the occupancy calculator counts them on an H100: at
+// most 32 blocks and 2048 threads (whole warps), and 228 KiB of shared memory with 1 KiB reserved
+// per block. Registers and static shared memory are not modelled.
+template <typename... Params>
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, void (*)(Params...),
+                                                          int block_size, size_t smem) {
+  if (block_size <= 0 || block_size > 1024) return cudaErrorInvalidValue;
+  const size_t warps = (static_cast<size_t>(block_size) + 31) / 32;
+  size_t n = std::min<size_t>(32, 64 / warps);
+  n = std::min(n, static_cast<size_t>(sr::host::kSharedPerSm) / (smem + 1024));
+  *blocks = static_cast<int>(n);
   return cudaSuccess;
 }
