@@ -36,20 +36,22 @@ namespace {
 
 namespace mt = mma_tile;
 
-// One warp's fragments for a k-step, per input type: A (16 x kK, row-major in the A tile, kLd
-// elements a row) and the four B fragments of the warp's 32 columns (kK x 8 each, k rows of the B
-// tile). Layouts of the PTX ISA, g = lane / 4, t = lane % 4.
+// One warp's fragments for a k-step, per input type: A, four 16 x kK fragments 16 rows apart
+// (row-major in the A tile, `ld` elements a row), and B, the four kK x 8 fragments of the warp's
+// 32 columns (k rows of the B tile). Layouts of the PTX ISA, g = lane / 4, t = lane % 4.
 template <typename T>
 struct MmaOps;
 
 template <>
 struct MmaOps<float> {  // TF32 m16n8k8: a[i] = A[g + 8 (i % 2)][t + 4 (i / 2)], b[i] = B[t + 4 i][g]
-  static __device__ __forceinline__ void load_a(uint32_t (&a)[4], const float* tile, int ld,
+  static __device__ __forceinline__ void load_a(uint32_t (&a)[4][4], const float* tile, int ld,
                                                 int lane) {
     // Matrices 0-3: rows 0-7 / 8-15 by k 0-3 / 4-7; lane l gives row l % 16 of k-half l / 16.
-    ldmatrix_x4(a, tile + (lane % 16) * ld + (lane / 16) * 4);
+    ldmatrix_x4<false>(a, tile + (lane % 16) * ld + (lane / 16) * 4, 16 * ld);
 #pragma unroll
-    for (int i = 0; i < 4; ++i) a[i] = tf32_rna(__uint_as_float(a[i]));
+    for (int f = 0; f < 4; ++f)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) a[f][i] = tf32_rna(__uint_as_float(a[f][i]));
   }
   static __device__ __forceinline__ void load_b(uint32_t (&b)[4][2], const float* tile, int ld,
                                                 int lane) {
@@ -60,8 +62,8 @@ struct MmaOps<float> {  // TF32 m16n8k8: a[i] = A[g + 8 (i % 2)][t + 4 (i / 2)],
       b[j][1] = tf32_rna(p[4 * ld + 8 * j]);
     }
   }
-  static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4],
-                                             const uint32_t (&b)[2]) {
+  static __device__ __forceinline__ void mma(float (&d)[4][4][4], const uint32_t (&a)[4][4],
+                                             const uint32_t (&b)[4][2]) {
     mma_m16n8k8_tf32(d, a, b);
   }
 };
@@ -69,27 +71,27 @@ struct MmaOps<float> {  // TF32 m16n8k8: a[i] = A[g + 8 (i % 2)][t + 4 (i / 2)],
 template <>
 struct MmaOps<__nv_bfloat16> {  // BF16 m16n8k16: a[i] = A[g + 8 (i % 2)][2t + 8 (i / 2) + {0, 1}],
                                 // b[i] = B[2t + 8 i + {0, 1}][g] (low half first)
-  static __device__ __forceinline__ void load_a(uint32_t (&a)[4], const __nv_bfloat16* tile,
+  static __device__ __forceinline__ void load_a(uint32_t (&a)[4][4], const __nv_bfloat16* tile,
                                                 int ld, int lane) {
     // Matrices 0-3: rows 0-7 / 8-15 by k 0-7 / 8-15; lane l gives row l % 16 of k-half l / 16.
-    ldmatrix_x4(a, tile + (lane % 16) * ld + (lane / 16) * 8);
+    ldmatrix_x4<false>(a, tile + (lane % 16) * ld + (lane / 16) * 8, 16 * ld);
   }
   static __device__ __forceinline__ void load_b(uint32_t (&b)[4][2], const __nv_bfloat16* tile,
                                                 int ld, int lane) {
     // Transposed, per 16 columns: matrices k 0-7 / 8-15 of columns 0-7, then of columns 8-15;
     // lane l gives k row l % 16 at column 8 (l / 16).
+    uint32_t r[2][4];
+    ldmatrix_x4<true>(r, tile + (lane % 16) * ld + (lane / 16) * 8, 16);
 #pragma unroll
     for (int jj = 0; jj < 2; ++jj) {
-      uint32_t r[4];
-      ldmatrix_x4_trans(r, tile + (lane % 16) * ld + 16 * jj + (lane / 16) * 8);
-      b[2 * jj][0] = r[0];
-      b[2 * jj][1] = r[1];
-      b[2 * jj + 1][0] = r[2];
-      b[2 * jj + 1][1] = r[3];
+      b[2 * jj][0] = r[jj][0];
+      b[2 * jj][1] = r[jj][1];
+      b[2 * jj + 1][0] = r[jj][2];
+      b[2 * jj + 1][1] = r[jj][3];
     }
   }
-  static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4],
-                                             const uint32_t (&b)[2]) {
+  static __device__ __forceinline__ void mma(float (&d)[4][4][4], const uint32_t (&a)[4][4],
+                                             const uint32_t (&b)[4][2]) {
     mma_m16n8k16_bf16(d, a, b);
   }
 };
@@ -173,13 +175,9 @@ __global__ void __launch_bounds__(mt::kThreads, 2)
 #pragma unroll
     for (int kk = 0; kk < mt::kBK; kk += S::kWK) {
       uint32_t a[4][4], b[4][2];
-#pragma unroll
-      for (int fi = 0; fi < 4; ++fi) Ops::load_a(a[fi], a_s + S::a_frag(warp, fi, kk), S::kLdA, lane);
+      Ops::load_a(a, a_s + S::a_frag(warp, 0, kk), S::kLdA, lane);
       Ops::load_b(b, b_s + S::b_frag(warp, 0, kk), S::kLdB, lane);
-#pragma unroll
-      for (int fi = 0; fi < 4; ++fi)
-#pragma unroll
-        for (int nj = 0; nj < 4; ++nj) Ops::mma(acc[fi][nj], a[fi], b[nj]);
+      Ops::mma(acc, a, b);  // 16 mma.sync: acc[fi][nj] += a[fi] * b[nj]
     }
   }
   cp_async_wait<0>();

@@ -2,8 +2,8 @@
 // instruction; under SR_HOST_EXEC each calls the host execution's emulation instead
 // (kernels/host/host_exec.h: deferred cp.async copies, warp-collective ldmatrix and mma.sync).
 //   cp.async.cg 16 bytes (zero-fill when invalid), commit_group, wait_group
-//   ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16 from a .shared address
-//   mma.sync.aligned m16n8k8 TF32 and m16n8k16 BF16, FP32 accumulators in place
+//   ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16 from .shared addresses, F fragments
+//   mma.sync.aligned m16n8k8 TF32 and m16n8k16 BF16 over a grid of tiles, FP32 accumulators
 //   cvt.rna.tf32.f32: the TF32 rounding of an operand (the tensor core would truncate)
 #pragma once
 
@@ -37,53 +37,68 @@ __device__ __forceinline__ void cp_async_wait() {
 #endif
 }
 
-// Four 8 x 8 matrices of 16-bit elements (8 x 4 of 32-bit ones); lane 8 i + r gives the address
-// of row r of matrix i (16 bytes, 16-byte aligned, in shared memory). r[i] = matrix i's 32-bit
-// word (lane / 4, lane % 4); transposed: its elements (2 (lane % 4) + h, lane / 4), h = 0, 1.
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) {
+// F ldmatrix.x4 (.trans): fragment f's four 8 x 8 matrices of 16-bit elements (8 x 4 of 32-bit
+// ones) at row + f * stride elements, lane 8 i + r giving the address of row r of matrix i
+// (16 bytes, 16-byte aligned, in shared memory). r[f][i] = matrix i's 32-bit word (lane / 4,
+// lane % 4); transposed: its elements (2 (lane % 4) + h, lane / 4), h = 0, 1 (low half first).
+template <bool kTrans, int F, typename T>
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[F][4], const T* row, int stride) {
 #ifdef SR_HOST_EXEC
-  host::ldmatrix(r, 4, row, false);
+  const void* rows[F];
+  for (int f = 0; f < F; ++f) rows[f] = row + f * stride;
+  host::ldmatrix(&r[0][0], 4, rows, F, kTrans);
 #else
-  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(row));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(a));
-#endif
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* row) {
-#ifdef SR_HOST_EXEC
-  host::ldmatrix(r, 4, row, true);
-#else
-  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(row));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(a));
+#pragma unroll
+  for (int f = 0; f < F; ++f) {
+    const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(row + f * stride));
+    if (kTrans)
+      asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                   : "=r"(r[f][0]), "=r"(r[f][1]), "=r"(r[f][2]), "=r"(r[f][3])
+                   : "r"(a));
+    else
+      asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                   : "=r"(r[f][0]), "=r"(r[f][1]), "=r"(r[f][2]), "=r"(r[f][3])
+                   : "r"(a));
+  }
 #endif
 }
 
-// d += a * b for one 16 x 8 tile (fragments in the PTX ISA's per-lane layouts).
-__device__ __forceinline__ void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4],
-                                                 const uint32_t (&b)[2]) {
+// d[i][j] += a[i] * b[j] for an MT x NT grid of 16 x 8 tiles, one mma.sync each (fragments in
+// the PTX ISA's per-lane layouts). The host execution exchanges the whole grid's fragments at one
+// warp meeting (as it does the F fragments of ldmatrix_x4), which is what the warp computes.
+template <int MT, int NT>
+__device__ __forceinline__ void mma_m16n8k8_tf32(float (&d)[MT][NT][4], const uint32_t (&a)[MT][4],
+                                                 const uint32_t (&b)[NT][2]) {
 #ifdef SR_HOST_EXEC
-  host::mma_m16n8k8_tf32(d, a, b, d);
+  host::mma_m16n8k8_tf32(&d[0][0][0], &a[0][0], &b[0][0], MT, NT);
 #else
-  asm volatile(
-      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-      "{%8, %9}, {%0, %1, %2, %3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#pragma unroll
+  for (int i = 0; i < MT; ++i)
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+      asm volatile(
+          "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, "
+          "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+          : "+f"(d[i][j][0]), "+f"(d[i][j][1]), "+f"(d[i][j][2]), "+f"(d[i][j][3])
+          : "r"(a[i][0]), "r"(a[i][1]), "r"(a[i][2]), "r"(a[i][3]), "r"(b[j][0]), "r"(b[j][1]));
 #endif
 }
-__device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4],
-                                                  const uint32_t (&b)[2]) {
+template <int MT, int NT>
+__device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[MT][NT][4],
+                                                  const uint32_t (&a)[MT][4],
+                                                  const uint32_t (&b)[NT][2]) {
 #ifdef SR_HOST_EXEC
-  host::mma_m16n8k16_bf16(d, a, b, d);
+  host::mma_m16n8k16_bf16(&d[0][0][0], &a[0][0], &b[0][0], MT, NT);
 #else
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-      "{%8, %9}, {%0, %1, %2, %3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#pragma unroll
+  for (int i = 0; i < MT; ++i)
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+      asm volatile(
+          "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, "
+          "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+          : "+f"(d[i][j][0]), "+f"(d[i][j][1]), "+f"(d[i][j][2]), "+f"(d[i][j][3])
+          : "r"(a[i][0]), "r"(a[i][1]), "r"(a[i][2]), "r"(a[i][3]), "r"(b[j][0]), "r"(b[j][1]));
 #endif
 }
 

@@ -92,7 +92,7 @@ uint64_t warp_exchange(uint64_t v, int src);
 // A wider exchange: writes this lane's n <= kShareWords words, meets the warp, and returns the
 // warp's table (lane l's words at [l * kShareWords]), valid until this lane's second exchange
 // from now.
-constexpr int kShareWords = 8;
+constexpr int kShareWords = 32;
 const uint32_t* warp_share(const uint32_t* words, int n);
 
 // Runs body() once per CUDA thread of every block of the grid, a block at a time, or all blocks at
@@ -110,14 +110,16 @@ void cp_async_commit();
 void cp_async_wait(int newest_pending_allowed);
 
 // Warp matrix instructions (warp_matrix.cpp), every lane of the warp taking part:
-// ldmatrix.sync.aligned.m8n8.x{num}[.trans].shared.b16 with this lane's row address `row`
-// (lane 8 i + r gives row r of matrix i; lanes >= 8 num are ignored): r[i] = matrix i's word
-// (lane / 4, lane % 4), or under .trans its 16-bit elements (2 (lane % 4) + h, lane / 4), h = 0, 1.
-void ldmatrix(uint32_t* r, int num, const void* row, bool trans);
-// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 and .m16n8k16.row.col.f32.bf16.bf16.f32:
-// d = a * b + c on this lane's fragment registers (a[4], b[2], c[4] and d[4]; d may be c).
-void mma_m16n8k8_tf32(float* d, const uint32_t* a, const uint32_t* b, const float* c);
-void mma_m16n8k16_bf16(float* d, const uint32_t* a, const uint32_t* b, const float* c);
+// `count` ldmatrix.sync.aligned.m8n8.x{num}[.trans].shared.b16 at one meeting, instruction c with
+// this lane's row address rows[c] (lane 8 i + r gives row r of matrix i; lanes >= 8 num are
+// ignored): r[c * num + i] = matrix i's word (lane / 4, lane % 4), or under .trans its 16-bit
+// elements (2 (lane % 4) + h, lane / 4), h = 0, 1 (2 count <= kShareWords).
+void ldmatrix(uint32_t* r, int num, const void* const* rows, int count, bool trans);
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 (.m16n8k16 ... .bf16.bf16 ...) for each
+// tile (i, j) of an m_tiles x n_tiles grid, all at one meeting (m_tiles * 4 + n_tiles * 2 <=
+// kShareWords): d[i][j][0..3] += a[i][0..3] * b[j][0..1] on this lane's fragment registers.
+void mma_m16n8k8_tf32(float* d, const uint32_t* a, const uint32_t* b, int m_tiles, int n_tiles);
+void mma_m16n8k16_bf16(float* d, const uint32_t* a, const uint32_t* b, int m_tiles, int n_tiles);
 // cvt.rna.tf32.f32: v to 10 mantissa bits, to nearest with ties away from zero; the result is a
 // float with the low 13 bits clear (NaN and infinity unchanged).
 uint32_t cvt_rna_tf32(float v);

@@ -1,7 +1,10 @@
-// The host execution's warp matrix instructions (host_exec.h): ldmatrix and mma.sync, each one
-// meeting of the warp's 32 lanes, which publish their row address (ldmatrix) or their A and B
+// The host execution's warp matrix instructions (host_exec.h): ldmatrix and mma.sync, each a
+// meeting of the warp's 32 lanes, which publish their row addresses (ldmatrix) or their A and B
 // fragment registers (mma.sync); every lane then builds its own registers from the others' by the
-// PTX ISA's per-lane layouts, with g = lane / 4 ("groupID") and t = lane % 4 ("threadID_in_group"):
+// PTX ISA's per-lane layouts. One meeting stands for several instructions a kernel issues back to
+// back (a hook's unrolled loop: ldmatrix of several fragments, mma.sync over a grid of tiles):
+// with no store or barrier between them that is what the warp computes, in a quarter of the
+// meetings. Layouts, with g = lane / 4 ("groupID") and t = lane % 4 ("threadID_in_group"):
 //   ldmatrix .m8n8 .b16   lane 8 i + r addresses row r of matrix i; lane l receives, per matrix,
 //                         the 32-bit word t of row g, or under .trans the 16-bit elements
 //                         (row 2t, column g) and (row 2t + 1, column g), low half first.
@@ -45,16 +48,23 @@ void check_row(const void* row) {
     fail("ldmatrix: row address outside the block's dynamic shared memory", row);
 }
 
-// The warp's published fragments: lane l's a[0..3] at words 0-3, b[0..1] at words 4-5.
+// The warp's published fragments: lane l's a[i][0..3] at words 4 i.., then b[j][0..1].
 struct Fragments {
   const uint32_t* table;
-  uint32_t a(int lane, int reg) const { return table[lane * kShareWords + reg]; }
-  uint32_t b(int lane, int reg) const { return table[lane * kShareWords + 4 + reg]; }
+  int n_a;  // words of A per lane
+  uint32_t a(int lane, int tile, int reg) const { return table[lane * kShareWords + 4 * tile + reg]; }
+  uint32_t b(int lane, int tile, int reg) const {
+    return table[lane * kShareWords + n_a + 2 * tile + reg];
+  }
 };
 
-const uint32_t* publish(const uint32_t* a, const uint32_t* b) {
-  const uint32_t words[6] = {a[0], a[1], a[2], a[3], b[0], b[1]};
-  return warp_share(words, 6);
+Fragments publish(const uint32_t* a, const uint32_t* b, int m_tiles, int n_tiles) {
+  const int n_a = 4 * m_tiles, n_b = 2 * n_tiles;
+  if (n_a + n_b > kShareWords) std::abort();
+  uint32_t words[kShareWords];
+  std::memcpy(words, a, n_a * sizeof(uint32_t));
+  std::memcpy(words + n_a, b, n_b * sizeof(uint32_t));
+  return {warp_share(words, n_a + n_b), n_a};
 }
 
 float tf32_operand(uint32_t bits) {
@@ -64,73 +74,81 @@ float bf16_operand(uint32_t word, int half) {
   return float_of((half ? word >> 16 : word & 0xffffu) << 16);
 }
 
-// Element (m, k) of A and (k, n) of B, read from the lane and register that hold it.
-float a_tf32(const Fragments& f, int m, int k) {
-  return tf32_operand(f.a(4 * (m % 8) + k % 4, m / 8 + 2 * (k / 4)));
-}
-float b_tf32(const Fragments& f, int k, int n) {
-  return tf32_operand(f.b(4 * n + k % 4, k / 4));
-}
-float a_bf16(const Fragments& f, int m, int k) {
-  return bf16_operand(f.a(4 * (m % 8) + (k % 8) / 2, m / 8 + 2 * (k / 8)), k % 2);
-}
-float b_bf16(const Fragments& f, int k, int n) {
-  return bf16_operand(f.b(4 * n + (k % 8) / 2, k / 8), k % 2);
-}
-
-// d = A * B + c for this lane's four elements of the 16 x 8 result.
-template <typename A, typename B>
-void mma(float* d, const float* c, int K, const A& a_at, const B& b_at) {
-  const int lane = lane_id(), g = lane / 4, t = lane % 4;
-  float out[4];
-  for (int i = 0; i < 4; ++i) {
-    const int m = g + 8 * (i / 2), n = 2 * t + i % 2;
-    float acc = c[i];
-    for (int k = 0; k < K; ++k) acc = std::fma(a_at(m, k), b_at(k, n), acc);
-    out[i] = acc;
+// Element (m, k) of A tile i and (k, n) of B tile j, read from the lane and register that hold it.
+struct Tf32 {
+  static constexpr int kK = 8;
+  static float a(const Fragments& f, int i, int m, int k) {
+    return tf32_operand(f.a(4 * (m % 8) + k % 4, i, m / 8 + 2 * (k / 4)));
   }
-  std::memcpy(d, out, sizeof(out));  // d may be c
+  static float b(const Fragments& f, int j, int k, int n) {
+    return tf32_operand(f.b(4 * n + k % 4, j, k / 4));
+  }
+};
+struct Bf16 {
+  static constexpr int kK = 16;
+  static float a(const Fragments& f, int i, int m, int k) {
+    return bf16_operand(f.a(4 * (m % 8) + (k % 8) / 2, i, m / 8 + 2 * (k / 8)), k % 2);
+  }
+  static float b(const Fragments& f, int j, int k, int n) {
+    return bf16_operand(f.b(4 * n + (k % 8) / 2, j, k / 8), k % 2);
+  }
+};
+
+// d[i][j] += A_i * B_j for this lane's four elements of each 16 x 8 result.
+template <typename Type>
+void mma(float* d, const uint32_t* a, const uint32_t* b, int m_tiles, int n_tiles) {
+  const Fragments f = publish(a, b, m_tiles, n_tiles);
+  const int lane = lane_id(), g = lane / 4, t = lane % 4;
+  for (int i = 0; i < m_tiles; ++i)
+    for (int j = 0; j < n_tiles; ++j)
+      for (int e = 0; e < 4; ++e) {
+        const int m = g + 8 * (e / 2), n = 2 * t + e % 2;
+        float& acc = d[(i * n_tiles + j) * 4 + e];
+        for (int k = 0; k < Type::kK; ++k)
+          acc = std::fma(Type::a(f, i, m, k), Type::b(f, j, k, n), acc);
+      }
 }
 
 }  // namespace
 
-void ldmatrix(uint32_t* r, int num, const void* row, bool trans) {
+void ldmatrix(uint32_t* r, int num, const void* const* rows, int count, bool trans) {
   const int lane = lane_id();
-  if (lane < 8 * num) check_row(row);  // the other lanes' addresses are not read
-  uint32_t mine[2];
-  static_assert(sizeof(row) == sizeof(mine), "a row address is two words");
-  std::memcpy(mine, &row, sizeof(row));
-  const uint32_t* table = warp_share(mine, 2);
-  auto row_of = [&](int src) {
-    const unsigned char* p;
-    std::memcpy(&p, table + src * kShareWords, sizeof(p));
-    return p;
-  };
+  if (2 * count > kShareWords) std::abort();
+  uint32_t mine[kShareWords] = {};
+  for (int c = 0; c < count; ++c) {
+    if (lane < 8 * num) check_row(rows[c]);  // the other lanes' addresses are not read
+    std::memcpy(mine + 2 * c, &rows[c], sizeof(rows[c]));
+  }
+  static_assert(sizeof(void*) == 8, "a row address is two words");
+  const uint32_t* table = warp_share(mine, 2 * count);
   const int g = lane / 4, t = lane % 4;
-  for (int i = 0; i < num; ++i) {
-    if (!trans) {
-      std::memcpy(&r[i], row_of(8 * i + g) + 4 * t, 4);
-    } else {
-      uint16_t lo, hi;
-      std::memcpy(&lo, row_of(8 * i + 2 * t) + 2 * g, 2);
-      std::memcpy(&hi, row_of(8 * i + 2 * t + 1) + 2 * g, 2);
-      r[i] = lo | uint32_t{hi} << 16;
+  for (int c = 0; c < count; ++c) {
+    auto row_of = [&](int src) {  // lane src's row address of instruction c
+      const unsigned char* p;
+      std::memcpy(&p, table + src * kShareWords + 2 * c, sizeof(p));
+      return p;
+    };
+    for (int i = 0; i < num; ++i) {
+      uint32_t& out = r[c * num + i];
+      if (!trans) {
+        std::memcpy(&out, row_of(8 * i + g) + 4 * t, 4);
+      } else {
+        uint16_t lo, hi;
+        std::memcpy(&lo, row_of(8 * i + 2 * t) + 2 * g, 2);
+        std::memcpy(&hi, row_of(8 * i + 2 * t + 1) + 2 * g, 2);
+        out = lo | uint32_t{hi} << 16;
+      }
     }
   }
 }
 
-void mma_m16n8k8_tf32(float* d, const uint32_t* a, const uint32_t* b, const float* c) {
-  const Fragments f{publish(a, b)};
-  mma(
-      d, c, 8, [&](int m, int k) { return a_tf32(f, m, k); },
-      [&](int k, int n) { return b_tf32(f, k, n); });
+void mma_m16n8k8_tf32(float* d, const uint32_t* a, const uint32_t* b, int m_tiles, int n_tiles) {
+  mma<Tf32>(d, a, b, m_tiles, n_tiles);
 }
 
-void mma_m16n8k16_bf16(float* d, const uint32_t* a, const uint32_t* b, const float* c) {
-  const Fragments f{publish(a, b)};
-  mma(
-      d, c, 16, [&](int m, int k) { return a_bf16(f, m, k); },
-      [&](int k, int n) { return b_bf16(f, k, n); });
+void mma_m16n8k16_bf16(float* d, const uint32_t* a, const uint32_t* b, int m_tiles,
+                       int n_tiles) {
+  mma<Bf16>(d, a, b, m_tiles, n_tiles);
 }
 
 uint32_t cvt_rna_tf32(float v) {

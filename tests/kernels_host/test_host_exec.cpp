@@ -77,7 +77,8 @@ __global__ void ldmatrix_kernel(int num, bool trans, uint32_t* out) {
   __syncwarp();
   const uint16_t* row = lane < 8 * num ? s + row_at(lane / 8, lane % 8) : nullptr;
   uint32_t r[4] = {0, 0, 0, 0};
-  sr::host::ldmatrix(r, num, row, trans);
+  const void* rows[1] = {row};
+  sr::host::ldmatrix(r, num, rows, 1, trans);
   for (int i = 0; i < 4; ++i) out[lane * 4 + i] = r[i];
 }
 
@@ -109,9 +110,9 @@ __global__ void mma_kernel(int K, const uint32_t* a, const uint32_t* b, const fl
     }
   }
   if (K == 8)
-    sr::host::mma_m16n8k8_tf32(fc, fa, fb, fc);
+    sr::host::mma_m16n8k8_tf32(fc, fa, fb, 1, 1);
   else
-    sr::host::mma_m16n8k16_bf16(fc, fa, fb, fc);
+    sr::host::mma_m16n8k16_bf16(fc, fa, fb, 1, 1);
   for (int i = 0; i < 4; ++i) d[(g + 8 * (i / 2)) * 8 + 2 * t + i % 2] = fc[i];
 }
 
