@@ -42,8 +42,9 @@ namespace mt = mma_tile;
 template <typename T>
 struct MmaOps;
 
+// TF32 m16n8k8: a[i] = A[g + 8 (i % 2)][t + 4 (i / 2)], b[i] = B[t + 4 i][g].
 template <>
-struct MmaOps<float> {  // TF32 m16n8k8: a[i] = A[g + 8 (i % 2)][t + 4 (i / 2)], b[i] = B[t + 4 i][g]
+struct MmaOps<float> {
   static __device__ __forceinline__ void load_a(uint32_t (&a)[4][4], const float* tile, int ld,
                                                 int lane) {
     // Matrices 0-3: rows 0-7 / 8-15 by k 0-3 / 4-7; lane l gives row l % 16 of k-half l / 16.
@@ -68,9 +69,10 @@ struct MmaOps<float> {  // TF32 m16n8k8: a[i] = A[g + 8 (i % 2)][t + 4 (i / 2)],
   }
 };
 
+// BF16 m16n8k16: a[i] = A[g + 8 (i % 2)][2t + 8 (i / 2) + {0, 1}], b[i] = B[2t + 8 i + {0, 1}][g]
+// (the lower k in the low half).
 template <>
-struct MmaOps<__nv_bfloat16> {  // BF16 m16n8k16: a[i] = A[g + 8 (i % 2)][2t + 8 (i / 2) + {0, 1}],
-                                // b[i] = B[2t + 8 i + {0, 1}][g] (low half first)
+struct MmaOps<__nv_bfloat16> {
   static __device__ __forceinline__ void load_a(uint32_t (&a)[4][4], const __nv_bfloat16* tile,
                                                 int ld, int lane) {
     // Matrices 0-3: rows 0-7 / 8-15 by k 0-7 / 8-15; lane l gives row l % 16 of k-half l / 16.

@@ -226,8 +226,9 @@ SR_HD void epilogue_output(const T* z, int splits, const float* bias, float* y,
 
 // ---------------------------------------------------------------------------------------------
 // Tensor-core kernel (conv1d_mma.cu): 128 x 128 x 32 block tiles, 8 warps in a 2 x 4 grid, each
-// warp a 64 x 32 tile of 4 x 4 mma.sync 16 x 8 tiles (staged as 4 x 2 blocks of 16 x 16). Requires Cin % 32 == 0 (a k-tile never
-// straddles two taps) and Cout % 8 == 0 (a 16-byte chunk of a weight row never straddles Cout).
+// warp a 64 x 32 tile of 4 x 4 mma.sync 16 x 8 tiles (staged as 4 x 2 blocks of 16 x 16). Requires
+// Cin % 32 == 0 (a k-tile never straddles two taps) and Cout % 8 == 0 (a 16-byte chunk of a weight
+// row never straddles Cout).
 namespace mma_tile {
 constexpr int kBM = 128, kBN = 128, kBK = 32, kThreads = 256, kStages = 3;
 constexpr int kWarpM = 64, kWarpN = 32, kWarpsN = kBN / kWarpN;

@@ -84,8 +84,7 @@ __device__ __forceinline__ void mma_m16n8k8_tf32(float (&d)[MT][NT][4], const ui
 #endif
 }
 template <int MT, int NT>
-__device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[MT][NT][4],
-                                                  const uint32_t (&a)[MT][4],
+__device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[MT][NT][4], const uint32_t (&a)[MT][4],
                                                   const uint32_t (&b)[NT][2]) {
 #ifdef SR_HOST_EXEC
   host::mma_m16n8k16_bf16(&d[0][0][0], &a[0][0], &b[0][0], MT, NT);

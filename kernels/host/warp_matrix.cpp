@@ -52,7 +52,9 @@ void check_row(const void* row) {
 struct Fragments {
   const uint32_t* table;
   int n_a;  // words of A per lane
-  uint32_t a(int lane, int tile, int reg) const { return table[lane * kShareWords + 4 * tile + reg]; }
+  uint32_t a(int lane, int tile, int reg) const {
+    return table[lane * kShareWords + 4 * tile + reg];
+  }
   uint32_t b(int lane, int tile, int reg) const {
     return table[lane * kShareWords + n_a + 2 * tile + reg];
   }
@@ -94,18 +96,25 @@ struct Bf16 {
   }
 };
 
-// d[i][j] += A_i * B_j for this lane's four elements of each 16 x 8 result.
+// d[i][j] += A_i * B_j for this lane's four elements of each 16 x 8 result: rows g and g + 8 of
+// every A tile and columns 2t and 2t + 1 of every B tile, gathered once.
 template <typename Type>
 void mma(float* d, const uint32_t* a, const uint32_t* b, int m_tiles, int n_tiles) {
   const Fragments f = publish(a, b, m_tiles, n_tiles);
   const int lane = lane_id(), g = lane / 4, t = lane % 4;
+  constexpr int K = Type::kK;
+  float rows[kShareWords / 4][2][K], cols[kShareWords / 2][2][K];
+  for (int i = 0; i < m_tiles; ++i)
+    for (int h = 0; h < 2; ++h)
+      for (int k = 0; k < K; ++k) rows[i][h][k] = Type::a(f, i, g + 8 * h, k);
+  for (int j = 0; j < n_tiles; ++j)
+    for (int h = 0; h < 2; ++h)
+      for (int k = 0; k < K; ++k) cols[j][h][k] = Type::b(f, j, k, 2 * t + h);
   for (int i = 0; i < m_tiles; ++i)
     for (int j = 0; j < n_tiles; ++j)
-      for (int e = 0; e < 4; ++e) {
-        const int m = g + 8 * (e / 2), n = 2 * t + e % 2;
+      for (int e = 0; e < 4; ++e) {  // element (g + 8 (e / 2), 2t + e % 2)
         float& acc = d[(i * n_tiles + j) * 4 + e];
-        for (int k = 0; k < Type::kK; ++k)
-          acc = std::fma(Type::a(f, i, m, k), Type::b(f, j, k, n), acc);
+        for (int k = 0; k < K; ++k) acc = std::fma(rows[i][e / 2][k], cols[j][e % 2][k], acc);
       }
 }
 
@@ -146,8 +155,7 @@ void mma_m16n8k8_tf32(float* d, const uint32_t* a, const uint32_t* b, int m_tile
   mma<Tf32>(d, a, b, m_tiles, n_tiles);
 }
 
-void mma_m16n8k16_bf16(float* d, const uint32_t* a, const uint32_t* b, int m_tiles,
-                       int n_tiles) {
+void mma_m16n8k16_bf16(float* d, const uint32_t* a, const uint32_t* b, int m_tiles, int n_tiles) {
   mma<Bf16>(d, a, b, m_tiles, n_tiles);
 }
 

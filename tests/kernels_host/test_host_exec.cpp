@@ -1,8 +1,8 @@
 // The host execution's model itself (kernels/host/host_exec.h, warp_matrix.cpp), on small kernels
 // written here: launch indices, barriers with returned threads, shuffles and votes, atomics,
 // dynamic shared memory and its opt-in, cp.async's deferred copies, cooperative launches, and
-// ldmatrix's and mma.sync's fragment layouts and arithmetic (against the PTX ISA's per-lane layouts,
-// written here in the ISA's direction: which element a lane's register holds).
+// ldmatrix's and mma.sync's fragment layouts and arithmetic (against the PTX ISA's per-lane
+// layouts, written here in the ISA's direction: which element a lane's register holds).
 #include <cooperative_groups.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -90,7 +90,9 @@ __global__ void mma_kernel(int K, const uint32_t* a, const uint32_t* b, const fl
   const int lane = threadIdx.x, g = lane / 4, t = lane % 4;
   uint32_t fa[4], fb[2];
   float fc[4];
-  auto tf32 = [&](uint32_t bits) { return round ? sr::host::cvt_rna_tf32(__uint_as_float(bits)) : bits; };
+  auto tf32 = [&](uint32_t bits) {
+    return round ? sr::host::cvt_rna_tf32(__uint_as_float(bits)) : bits;
+  };
   auto pair = [](uint32_t lo, uint32_t hi) { return (lo & 0xffffu) | hi << 16; };
   for (int i = 0; i < 4; ++i) {
     if (K == 8) {
@@ -249,8 +251,7 @@ TEST_CASE("host execution: ldmatrix hands each lane its words of every matrix",
     }
 }
 
-TEST_CASE("host execution: mma.sync multiplies what the tensor core reads",
-          "[kernel_host][exec]") {
+TEST_CASE("host execution: mma.sync multiplies what the tensor core reads", "[kernel_host][exec]") {
   // TF32 m16n8k8: rounded, the products of cvt.rna operands; not rounded, the tensor core drops
   // the low 13 bits (truncation), which is what makes a missing cvt.rna visible.
   std::vector<uint32_t> a(16 * 16), b(16 * 8);
