@@ -33,6 +33,32 @@ std::vector<double> direct(const Case& c, const std::vector<float>& x, int64_t l
   return y;
 }
 
+// Runs conv1d_fft on fresh random data of case c and compares it with the float64 direct sum.
+void check_case(const Case& c, uint32_t seed) {
+  INFO("B " << c.B << " L " << c.L << " Cin " << c.Cin << " Cout " << c.Cout << " K " << c.K
+            << " dilation " << c.dilation);
+  const int64_t ldx = c.Cin + c.ldx_extra, ldy = c.Cout + c.ldy_extra;
+  const auto x = sr::test::random_vector(static_cast<size_t>(c.B * c.L * ldx), seed);
+  const auto w = sr::test::random_vector(static_cast<size_t>(c.K * c.Cin * c.Cout), seed + 1, 0.2f);
+  const auto bias = sr::test::random_vector(static_cast<size_t>(c.Cout), seed + 2);
+  std::vector<float> y(static_cast<size_t>(c.B * c.L * ldy), std::nanf(""));
+  sr::cpu::conv1d_fft(x.data(), ldx, w.data(), bias.data(), y.data(), ldy, c.B, c.L, c.Cin, c.Cout,
+                      c.K, c.dilation);
+  const std::vector<double> ref = direct(c, x, ldx, w, bias);
+  double err = 0, norm = 0;
+  for (int64_t r = 0; r < c.B * c.L; ++r)
+    for (int64_t co = 0; co < c.Cout; ++co) {
+      const double d = y[r * ldy + co] - ref[r * c.Cout + co];
+      err += d * d;
+      norm += ref[r * c.Cout + co] * ref[r * c.Cout + co];
+    }
+  // float32 transforms of N <= 1024 points and sums over K Cin products: relative rounding
+  // ~1e-7 x sqrt(K Cin) x log2 N stays below 1e-5 for these sizes.
+  REQUIRE(std::sqrt(err / norm) < 1e-5);
+  for (int64_t r = 0; r < c.B * c.L && c.ldy_extra; ++r)  // the gap between rows is untouched
+    REQUIRE(std::isnan(y[r * ldy + c.Cout]));
+}
+
 }  // namespace
 
 TEST_CASE("conv1d_fft matches a float64 direct convolution", "[cpu][conv][fft]") {
@@ -46,28 +72,8 @@ TEST_CASE("conv1d_fft matches a float64 direct convolution", "[cpu][conv][fft]")
   };
   uint32_t seed = 1;
   for (const Case& c : cases) {
-    INFO("B " << c.B << " L " << c.L << " Cin " << c.Cin << " Cout " << c.Cout << " K " << c.K
-              << " dilation " << c.dilation);
-    const int64_t ldx = c.Cin + c.ldx_extra, ldy = c.Cout + c.ldy_extra;
-    const auto x = sr::test::random_vector(static_cast<size_t>(c.B * c.L * ldx), seed++);
-    const auto w = sr::test::random_vector(static_cast<size_t>(c.K * c.Cin * c.Cout), seed++, 0.2f);
-    const auto bias = sr::test::random_vector(static_cast<size_t>(c.Cout), seed++);
-    std::vector<float> y(static_cast<size_t>(c.B * c.L * ldy), std::nanf(""));
-    sr::cpu::conv1d_fft(x.data(), ldx, w.data(), bias.data(), y.data(), ldy, c.B, c.L, c.Cin,
-                        c.Cout, c.K, c.dilation);
-    const std::vector<double> ref = direct(c, x, ldx, w, bias);
-    double err = 0, norm = 0;
-    for (int64_t r = 0; r < c.B * c.L; ++r)
-      for (int64_t co = 0; co < c.Cout; ++co) {
-        const double d = y[r * ldy + co] - ref[r * c.Cout + co];
-        err += d * d;
-        norm += ref[r * c.Cout + co] * ref[r * c.Cout + co];
-      }
-    // float32 transforms of N <= 1024 points and sums over K Cin products: relative rounding
-    // ~1e-7 x sqrt(K Cin) x log2 N stays below 1e-5 for these sizes.
-    REQUIRE(std::sqrt(err / norm) < 1e-5);
-    for (int64_t r = 0; r < c.B * c.L && c.ldy_extra; ++r)  // the gap between rows is untouched
-      REQUIRE(std::isnan(y[r * ldy + c.Cout]));
+    check_case(c, seed);
+    seed += 3;
   }
 }
 
@@ -88,28 +94,7 @@ TEST_CASE("conv1d_fft with tiny budgets: many segment groups and weight-spectra 
       {1, 333, 12, 40, 33, 2, 0, 0},
   };
   sr::cpu::conv1d_fft_set_budgets(20000, 30000);  // a few segments per group, a few bins per chunk
-  uint32_t seed = 100;
-  for (const Case& c : cases) {
-    INFO("B " << c.B << " L " << c.L << " Cin " << c.Cin << " Cout " << c.Cout << " K " << c.K);
-    const int64_t ldx = c.Cin + c.ldx_extra, ldy = c.Cout + c.ldy_extra;
-    const auto x = sr::test::random_vector(static_cast<size_t>(c.B * c.L * ldx), seed++);
-    const auto w = sr::test::random_vector(static_cast<size_t>(c.K * c.Cin * c.Cout), seed++, 0.2f);
-    const auto bias = sr::test::random_vector(static_cast<size_t>(c.Cout), seed++);
-    std::vector<float> y(static_cast<size_t>(c.B * c.L * ldy), std::nanf(""));
-    sr::cpu::conv1d_fft(x.data(), ldx, w.data(), bias.data(), y.data(), ldy, c.B, c.L, c.Cin,
-                        c.Cout, c.K, c.dilation);
-    const std::vector<double> ref = direct(c, x, ldx, w, bias);
-    double err = 0, norm = 0;
-    for (int64_t r = 0; r < c.B * c.L; ++r)
-      for (int64_t co = 0; co < c.Cout; ++co) {
-        const double d = y[r * ldy + co] - ref[r * c.Cout + co];
-        err += d * d;
-        norm += ref[r * c.Cout + co] * ref[r * c.Cout + co];
-      }
-    // As above: float32 rounding ~1e-7 x sqrt(K Cin) x log2 N stays below 1e-5.
-    REQUIRE(std::sqrt(err / norm) < 1e-5);
-    for (int64_t r = 0; r < c.B * c.L && c.ldy_extra; ++r)  // the gap between rows is untouched
-      REQUIRE(std::isnan(y[r * ldy + c.Cout]));
-  }
+  check_case(cases[0], 100);
+  check_case(cases[1], 200);
   sr::cpu::conv1d_fft_set_budgets(0, 0);
 }
