@@ -321,11 +321,11 @@ int run(int argc, char** argv) {
   auto backend = sr::make_backend(o.backend);
   std::unique_ptr<sr::Network> network;
   try {
-    network = std::make_unique<sr::Network>(weights, *backend);
+    network = std::make_unique<sr::Network>(std::move(weights), *backend);
   } catch (const sr::Error& e) {
     sr::fail(o.model, ": ", e.what());
   }
-  weights = {};
+  weights = {};  // the backend holds the only copy
   sr::Network& net = *network;
   const sr::ModelConfig& cfg = net.config();
   int r = o.r;

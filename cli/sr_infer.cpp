@@ -351,12 +351,12 @@ int run(int argc, char** argv) {
   o.patches = batch > 0 ? batch : (on_cuda ? kCudaBatch : kCpuBatch);
   std::unique_ptr<sr::Network> network;
   try {
-    network = std::make_unique<sr::Network>(weights, *backend);
+    network = std::make_unique<sr::Network>(std::move(weights), *backend);
   } catch (const sr::Error& e) {
     sr::fail(model_path, ": ", e.what());
   }
   sr::Network& net = *network;
-  weights = {};  // the backend holds its copy
+  weights = {};  // the backend holds the only copy (the move freed each tensor once uploaded)
   const sr::ModelConfig& cfg = net.config();
   int r = o.r;
   if (cfg.ratio > 0 && r > 0 && r != cfg.ratio)

@@ -20,6 +20,16 @@ struct Network::Plan {
 
 Network::Network(const WeightFile& weights, Backend& backend, bool fuse)
     : backend_(backend), fuse_(fuse) {
+  upload_weights(weights, nullptr);
+}
+
+Network::Network(WeightFile&& weights, Backend& backend, bool fuse)
+    : backend_(backend), fuse_(fuse) {
+  upload_weights(weights, &weights);
+}
+
+// owned: the same file when each host tensor may be freed once uploaded, else null.
+void Network::upload_weights(const WeightFile& weights, WeightFile* owned) {
   config_ = config_from_metadata(weights.metadata);
   // The graph at the model's own patch length names every tensor the file must hold.
   Graph reference = build_graph(config_, 1, config_.patch_length);
@@ -30,6 +40,7 @@ Network::Network(const WeightFile& weights, Backend& backend, bool fuse)
       float* ptr = backend_.allocate(w.values.size());
       weights_[name] = WeightView{ptr, w.dims};
       backend_.upload(ptr, w.values.data(), w.values.size());
+      if (owned) std::vector<float>().swap(owned->tensors.at(name).values);
     }
   } catch (...) {
     for (auto& [name, w] : weights_) backend_.release(const_cast<float*>(w.data));

@@ -110,65 +110,85 @@ FftwBuffer<T> fftw_buffer(int64_t count) {
   return FftwBuffer<T>(p);
 }
 
-// Buffers and plans for one (geometry, channels) shape; plans execute on these buffers.
-struct Workspace {
-  Geometry g{};
-  int64_t Cin = 0, Cout = 0;
+// Scratch shared by every layer of this thread: it grows to the largest layer's need and stays
+// (fftwf_malloc'd, so any of its arrays has the alignment the plans were made with).
+struct Scratch {
   FftwBuffer<float> in, out;                 // [s][ci][n], [s][co][n]: one transform per row
   FftwBuffer<fftwf_complex> x_spec, y_spec;  // [f][s][ci], [f][s][co]: FFTW writes/reads these
-  std::vector<float> dft;                    // (2F x K): row 2f cos(2 pi f d j / N), 2f+1 sin(...)
-  std::vector<float> w_split;                // (2 chunk x Cin Cout): real and imaginary rows
   FftwBuffer<fftwf_complex> w_spec;          // [f - f0][ci][co]: one chunk of conj(H)
+  std::vector<float> w_split;                // (2 chunk x Cin Cout): real and imaginary rows
+  int64_t in_size = 0, out_size = 0, x_size = 0, y_size = 0, w_size = 0;
+
+  template <typename T>
+  static void ensure(FftwBuffer<T>& buffer, int64_t& size, int64_t count) {
+    if (count <= size) return;
+    buffer.reset();  // free first: the old and the new buffer are never held together
+    buffer = fftw_buffer<T>(count);
+    size = count;
+  }
+  void reserve(const Geometry& g, int64_t Cin, int64_t Cout) {
+    const int64_t N = g.n, F = g.bins, G = g.group, pairs = Cin * Cout;
+    ensure(in, in_size, G * Cin * N);
+    ensure(out, out_size, G * Cout * N);
+    ensure(x_spec, x_size, F * G * Cin);
+    ensure(y_spec, y_size, F * G * Cout);
+    ensure(w_spec, w_size, g.bin_chunk * pairs);
+    if (static_cast<int64_t>(w_split.size()) < 2 * g.bin_chunk * pairs)
+      w_split.assign(static_cast<size_t>(2 * g.bin_chunk * pairs), 0.0f);
+  }
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+// The plans and the cos/sin table of one (geometry, channels) shape. The plans were made on the
+// scratch arrays and run on them with FFTW's new-array execute, whatever their address is now.
+struct Shape {
+  std::vector<float> dft;  // (2F x K): row 2f cos(2 pi f d j / N), 2f+1 sin(...)
   fftwf_plan forward_x = nullptr, inverse_y = nullptr;
 
-  ~Workspace() {
+  ~Shape() {
     std::lock_guard<std::mutex> lock(fftw_planner_mutex());
     for (fftwf_plan p : {forward_x, inverse_y})
       if (p) fftwf_destroy_plan(p);
   }
 };
 
-std::unique_ptr<Workspace> make_workspace(const Geometry& g, int64_t Cin, int64_t Cout, int64_t K,
-                                          int64_t dilation) {
-  auto ws = std::make_unique<Workspace>();
-  ws->g = g;
-  ws->Cin = Cin;
-  ws->Cout = Cout;
-  const int64_t N = g.n, F = g.bins, G = g.group, pairs = Cin * Cout;
-  ws->in = fftw_buffer<float>(G * Cin * N);
-  ws->out = fftw_buffer<float>(G * Cout * N);
-  ws->x_spec = fftw_buffer<fftwf_complex>(F * G * Cin);
-  ws->y_spec = fftw_buffer<fftwf_complex>(F * G * Cout);
-  ws->dft.resize(static_cast<size_t>(2 * F * K));
+std::unique_ptr<Shape> make_shape(const Geometry& g, int64_t Cin, int64_t Cout, int64_t K,
+                                  int64_t dilation, Scratch& sc) {
+  auto shape = std::make_unique<Shape>();
+  const int64_t N = g.n, F = g.bins, G = g.group;
+  shape->dft.resize(static_cast<size_t>(2 * F * K));
   for (int64_t f = 0; f < F; ++f)
     for (int64_t j = 0; j < K; ++j) {
       // The phase in double and reduced mod N first: f d j reaches 10^5.
       const double theta = 2.0 * M_PI * static_cast<double>((f * dilation * j) % N) / N;
-      ws->dft[(2 * f) * K + j] = static_cast<float>(std::cos(theta));
-      ws->dft[(2 * f + 1) * K + j] = static_cast<float>(std::sin(theta));
+      shape->dft[(2 * f) * K + j] = static_cast<float>(std::cos(theta));
+      shape->dft[(2 * f + 1) * K + j] = static_cast<float>(std::sin(theta));
     }
-  ws->w_split.resize(static_cast<size_t>(2 * g.bin_chunk * pairs));
-  ws->w_spec = fftw_buffer<fftwf_complex>(g.bin_chunk * pairs);
   std::lock_guard<std::mutex> lock(fftw_planner_mutex());
   const int n = static_cast<int>(N);
   // in[s][ci][n] -> x_spec[f][s][ci]: row r = s Cin + ci lands at f G Cin + r.
-  ws->forward_x = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(G * Cin), ws->in.get(), nullptr,
-                                          1, n, ws->x_spec.get(), nullptr,
-                                          static_cast<int>(G * Cin), 1, FFTW_ESTIMATE);
+  shape->forward_x = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(G * Cin), sc.in.get(), nullptr,
+                                             1, n, sc.x_spec.get(), nullptr,
+                                             static_cast<int>(G * Cin), 1, FFTW_ESTIMATE);
   // y_spec[f][s][co] -> out[s][co][n]
-  ws->inverse_y = fftwf_plan_many_dft_c2r(1, &n, static_cast<int>(G * Cout), ws->y_spec.get(),
-                                          nullptr, static_cast<int>(G * Cout), 1, ws->out.get(),
-                                          nullptr, 1, n, FFTW_ESTIMATE);
-  SR_CHECK(ws->forward_x && ws->inverse_y, "conv1d_fft: FFTW planning failed");
-  return ws;
+  shape->inverse_y = fftwf_plan_many_dft_c2r(1, &n, static_cast<int>(G * Cout), sc.y_spec.get(),
+                                             nullptr, static_cast<int>(G * Cout), 1, sc.out.get(),
+                                             nullptr, 1, n, FFTW_ESTIMATE);
+  SR_CHECK(shape->forward_x && shape->inverse_y, "conv1d_fft: FFTW planning failed");
+  return shape;
 }
 
-// One workspace per shape and thread (buffers are written during a call).
-Workspace& workspace(const Geometry& g, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation) {
+// One Shape per layer shape and thread; small (plans and a table), so they stay.
+Shape& shape_for(const Geometry& g, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation,
+                 Scratch& sc) {
   using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
-  thread_local std::map<Key, std::unique_ptr<Workspace>> cache;
+  thread_local std::map<Key, std::unique_ptr<Shape>> cache;
   auto& slot = cache[{g.n, Cin, Cout, g.group, K, dilation}];
-  if (!slot) slot = make_workspace(g, Cin, Cout, K, dilation);
+  if (!slot) slot = make_shape(g, Cin, Cout, K, dilation, sc);
   return *slot;
 }
 
@@ -192,7 +212,9 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
   const Geometry g = best_geometry(B, L, Cin, Cout, K, dilation);
   const int64_t N = g.n, F = g.bins, V = g.valid, G = g.group, pairs = Cin * Cout;
   const int64_t blocks = (L + V - 1) / V;
-  Workspace& ws = workspace(g, Cin, Cout, K, dilation);
+  Scratch& ws = scratch();
+  ws.reserve(g, Cin, Cout);
+  const Shape& shape = shape_for(g, Cin, Cout, K, dilation, ws);
   // Per-bin cgemms on separate threads need OpenBLAS's OpenMP build (conv1d.cpp, conv1d_gemm).
   static const bool shared_pool = cpu_blas_uses_openmp();
   const std::complex<float> alpha(1.0f / static_cast<float>(N), 0.0f), beta(0.0f, 0.0f);
@@ -215,14 +237,14 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
         for (int64_t ci = 0; ci < Cin; ++ci) seg[ci * N + n] = inside ? row[ci] : 0.0f;
       }
     }
-    fftwf_execute(ws.forward_x);
+    fftwf_execute_dft_r2c(shape.forward_x, ws.in.get(), ws.x_spec.get());
 
     for (int64_t f0 = 0; f0 < F; f0 += g.bin_chunk) {
       const int64_t bins = std::min(g.bin_chunk, F - f0);
       // conj(H)[f] = sum_j w[j] (cos + i sin)(2 pi f dilation j / N) for the chunk's bins, as
       // one GEMM from the K taps, then interleaved for cgemm.
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(2 * bins),
-                  static_cast<int>(pairs), static_cast<int>(K), 1.0f, ws.dft.data() + 2 * f0 * K,
+                  static_cast<int>(pairs), static_cast<int>(K), 1.0f, shape.dft.data() + 2 * f0 * K,
                   static_cast<int>(K), w, static_cast<int>(pairs), 0.0f, ws.w_split.data(),
                   static_cast<int>(pairs));
 #pragma omp parallel for schedule(static)
@@ -246,7 +268,7 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
         fftwf_complex* row = ws.y_spec.get() + (f * G + used) * Cout;
         std::fill(&row[0][0], &row[0][0] + 2 * (G - used) * Cout, 0.0f);
       }
-    fftwf_execute(ws.inverse_y);
+    fftwf_execute_dft_c2r(shape.inverse_y, ws.y_spec.get(), ws.out.get());
 
     const float* out = ws.out.get();
 #pragma omp parallel for schedule(static)

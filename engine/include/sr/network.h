@@ -18,6 +18,9 @@ class Network {
   // runs the inference graph of fuse_for_inference (the default); false runs the plain graph,
   // op by op, for comparisons.
   Network(const WeightFile& weights, Backend& backend, bool fuse = true);
+  // The same, freeing each host tensor as soon as the backend has its copy: peak memory is one
+  // copy of the weights plus the largest tensor instead of two copies.
+  Network(WeightFile&& weights, Backend& backend, bool fuse = true);
   ~Network();
   Network(const Network&) = delete;
   Network& operator=(const Network&) = delete;
@@ -32,6 +35,7 @@ class Network {
   void forward(const float* input, int64_t batch, int64_t length, float* output);
 
  private:
+  void upload_weights(const WeightFile& weights, WeightFile* owned);
   struct Plan;
   void prepare(int64_t batch, int64_t length);
 
