@@ -238,21 +238,39 @@ void conv1d_gemm_bwd(const float* x, const float* w, const float* dy, float* dx,
                      const ConvDims& d) {
   const int64_t L = d.L, Cin = d.Cin, Cout = d.Cout, K = d.K;
   const int ci = static_cast<int>(Cin), co = static_cast<int>(Cout);
-  for (int64_t b = 0; b < d.B; ++b) {
-    for (int64_t j = 0; j < K; ++j) {
-      const int64_t o = tap_offset(j, K, d.dilation);
-      const int64_t t0 = std::max<int64_t>(0, -o);
-      const int64_t t1 = std::min<int64_t>(L, L - o);
-      if (t1 <= t0) continue;
-      const int n = static_cast<int>(t1 - t0);
-      const float* dyj = dy + (b * L + t0) * Cout;  // n x Cout, ld = Cout
-      if (dx) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, ci, co, 1.0f, dyj, co,
-                    w + j * Cin * Cout, co, 1.0f, dx + (b * L + t0 + o) * Cin, ci);
+  // One thread pool, as in conv1d_gemm: dx is split by its rows (each thread runs every tap's
+  // GEMM for the dx rows it owns), dw by taps (each thread owns whole dw_j slices), so no two
+  // threads write one element and the sums keep one order whatever the thread count.
+  static const bool shared_pool = cpu_blas_uses_openmp();
+  const int64_t M = d.B * L;
+#pragma omp parallel if (shared_pool)
+  {
+    const int64_t threads = omp_get_num_threads(), me = omp_get_thread_num();
+    if (dx) {
+      const int64_t r0 = M * me / threads, r1 = M * (me + 1) / threads;  // dx rows of this thread
+      for (int64_t b = r0 / L; b * L < r1; ++b) {
+        const int64_t sa = std::max(r0 - b * L, int64_t{0}), sb = std::min(r1 - b * L, L);
+        for (int64_t j = 0; j < K; ++j) {
+          const int64_t o = tap_offset(j, K, d.dilation);
+          // dx row s takes dy row s - o, inside [0, L)
+          const int64_t s0 = std::max<int64_t>(sa, o), s1 = std::min<int64_t>(sb, L + o);
+          if (s1 <= s0) continue;
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(s1 - s0), ci, co,
+                      1.0f, dy + (b * L + s0 - o) * Cout, co, w + j * Cin * Cout, co, 1.0f,
+                      dx + (b * L + s0) * Cin, ci);
+        }
       }
-      if (dw) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ci, co, n, 1.0f,
-                    x + (b * L + t0 + o) * Cin, ci, dyj, co, 1.0f, dw + j * Cin * Cout, co);
+    }
+    if (dw) {
+      for (int64_t j = me; j < K; j += threads) {
+        const int64_t o = tap_offset(j, K, d.dilation);
+        const int64_t t0 = std::max<int64_t>(0, -o);
+        const int64_t t1 = std::min<int64_t>(L, L - o);
+        if (t1 <= t0) continue;
+        for (int64_t b = 0; b < d.B; ++b)
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ci, co, static_cast<int>(t1 - t0),
+                      1.0f, x + (b * L + t0 + o) * Cin, ci, dy + (b * L + t0) * Cout, co, 1.0f,
+                      dw + j * Cin * Cout, co);
       }
     }
   }
