@@ -39,14 +39,8 @@ run_engine() {  # ENGINE ROUND
     *) die "unknown engine $e (ours, pytorch, onnxruntime, openvino)" ;;
   esac
 }
-snapshot() {  # one line: 1-min load, CPU busy % over 1 s, the three busiest processes now
-  local a b
-  read -r _ a1 a2 a3 a4 _ _ _ _ _ < /proc/stat; a=$((a1 + a2 + a3)); b=$((a + a4))
-  sleep 1
-  read -r _ c1 c2 c3 c4 _ _ _ _ _ < /proc/stat
-  local busy=$(( 100 * (c1 + c2 + c3 - a) / (c1 + c2 + c3 + c4 - b + 1) ))
-  echo "$(date -u +%T) load1 $(cut -d' ' -f1 /proc/loadavg) busy ${busy}% stopped $(ps -eo stat= | grep -c '^T' || true) |" \
-    "$(top -b -n 2 -d 0.5 -o %CPU -w 200 | awk '/^top -/{f++} f==2 && $1 ~ /^[0-9]+$/ {print $9"% "$12}' | head -3 | paste -sd, -)"
+snapshot() {  # load, CPU used by all and by processes outside ours, the busiest of them
+  /usr/bin/python3 bench/peers/load_probe.py
 }
 if [ "${1:-}" = "__rounds" ]; then
   echo "rounds_start: $(snapshot)" >> "$RAW/env.txt"

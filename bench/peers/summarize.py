@@ -97,9 +97,10 @@ def model_label(r):
     return "`%s` (%s %s)" % (r["model"], ARCH.get(r["arch"], r["arch"]), size)
 
 
-def busy_range(log):
-    busy = [int(m.group(1)) for line in log for m in [re.search(r"busy (\d+)%", line)] if m]
-    return "%d-%d %%" % (min(busy), max(busy)) if busy else "?"
+def others_range(log):
+    """Min-max CPU use of the processes outside the benchmark's, over the load log."""
+    cpu = [int(m.group(1)) for line in log for m in [re.search(r"others (\d+)%", line)] if m]
+    return "%d–%d %%" % (min(cpu), max(cpu)) if cpu else "?"
 
 
 def table(folder):
@@ -158,10 +159,12 @@ def table(folder):
         w("| %s | %d | %s | %s | %s | %s |" % (model_label(r), r["batch"], " | ".join(rss),
                                              par.get("ref64_items", "–"), " | ".join(nm), status))
     w("")
-    w("Runs (load: 1-min load average at the start and end of the timing rounds; busy: share of "
-      "both cores in use, sampled every 5 s during the rounds, our own threads included):")
+    w("Runs (load: 1-min load average at the start and end of the timing rounds, our own threads "
+      "included; others: CPU used by every process outside the benchmark's, min–max of the "
+      "samples taken every 5 s during the rounds, 100 % = one core; paused: the rounds ran under "
+      "PAUSE, training and compilers stopped):")
     w("")
-    w("| model | batch | date | commit | rounds × timed | load start → end | busy | paused |")
+    w("| model | batch | date | commit | rounds × timed | load start → end | others | paused |")
     w("|---|---|---|---|---|---|---|---|")
     for r in results:
         env = r["env"]
@@ -171,7 +174,7 @@ def table(folder):
             model_label(r), r["batch"], env.get("date", "?"), env.get("commit", "?").split()[0],
             rounds, r["engines"]["ours"]["samples"] // max(rounds, 1),
             load[0].group(1) if load[0] else "?", load[1].group(1) if load[1] else "?",
-            busy_range(r["load_log"]), "yes" if env.get("pause", "none") != "none" else "no"))
+            others_range(r["load_log"]), "yes" if env.get("pause", "none") != "none" else "no"))
     w("")
     env = results[-1]["env"]
     w("Machine and libraries (from the last run): %s; %s threads; OpenBLAS %s; PyTorch %s; %s." % (
