@@ -12,6 +12,7 @@
 #        ENGINES ("ours pytorch onnxruntime openvino"),
 #        REF64_ITEMS (patches through the float64 reference; 0 = all; default 0, 1 for tfilm/afilm),
 #        PAUSE (a command prefix for the timing rounds only, e.g. /work/tools/quiet.sh),
+#        SETTLE_S (60: seconds to wait, at most, for other processes to fall quiet first),
 #        SR_BENCH_TMP (/tmp/sr_peers: weights, .onnx, .npy and raw per-round files)
 #
 # Needs build/bin/{bench_cpu_forward,sr-model}, Debian's /usr/bin/python3 with torch (PyTorch, the
@@ -43,14 +44,24 @@ snapshot() {  # load, CPU used by all and by processes outside ours, the busiest
   /usr/bin/python3 bench/peers/load_probe.py
 }
 if [ "${1:-}" = "__rounds" ]; then
+  # Settle: wait (up to SETTLE_S) until the other processes use under a quarter of a core; a
+  # process that PAUSE does not stop, or another user's PAUSE ending, shows in the log.
+  for _ in $(seq 1 "$SETTLE_S"); do
+    line=$(snapshot)
+    [ "$(echo "$line" | sed -n 's/.* others \([0-9]*\)%.*/\1/p')" -lt 25 ] && break
+    echo "settling: $line" >&2
+  done
   echo "rounds_start: $(snapshot)" >> "$RAW/env.txt"
-  (while true; do snapshot; sleep 4; done) > "$RAW/load.txt" &
+: > "$RAW/load.txt"
+  (while true; do snapshot; sleep 4; done) >> "$RAW/load.txt" &   # append: run lines go in too
   MONITOR=$!
   trap 'kill $MONITOR 2>/dev/null || true' EXIT
   read -r -a E <<< "$ENGINES"
   for r in $(seq 1 "$ROUNDS"); do   # rotate the order each round: no engine always runs first
     for i in $(seq 0 $((${#E[@]} - 1))); do
-      run_engine "${E[$(( (i + r - 1) % ${#E[@]} ))]}" "$r"
+      e=${E[$(( (i + r - 1) % ${#E[@]} ))]}
+      echo "$(date -u +%T) run: round $r $e" >> "$RAW/load.txt"
+      run_engine "$e" "$r"
     done
   done
   echo "rounds_end: $(snapshot)" >> "$RAW/env.txt"
@@ -62,7 +73,7 @@ case "${1:-}" in -h|--help) usage ;; "") usage 2 ;; esac
 [ $# -ge 2 ] || usage 2
 SPEC=$1 BATCH=$2 ROUNDS=${3:-3}
 [[ $BATCH =~ ^[1-9][0-9]*$ && $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BATCH and ROUNDS must be positive integers"
-export THREADS=${THREADS:-2} WARMUP=${WARMUP:-1} ROUNDS
+export THREADS=${THREADS:-2} WARMUP=${WARMUP:-1} SETTLE_S=${SETTLE_S:-60} ROUNDS
 export ENGINES=${ENGINES:-ours pytorch onnxruntime openvino}
 TMP=${SR_BENCH_TMP:-/tmp/sr_peers}
 export VENV_PY=bench/peers/.venv/bin/python

@@ -63,6 +63,10 @@ def summarize(raw, out):
         if e != "ours":
             p["ratio_best"] = p["best_s"] / ours["best_s"]
             p["ratio_median"] = p["median_s"] / ours["median_s"]
+    log = open(os.path.join(raw, "load.txt")).read().splitlines()
+    for e, cpu in others_by_engine(log).items():
+        if e in engines:
+            engines[e]["others_cpu_pct_max"] = max(cpu)
     parity_path = os.path.join(raw, "parity.json")
     parity = json.load(open(parity_path)) if os.path.exists(parity_path) else None
     tag = os.path.basename(os.path.normpath(raw))
@@ -78,7 +82,7 @@ def summarize(raw, out):
         "env": env,
         "engines": engines,
         "parity": parity,
-        "load_log": open(os.path.join(raw, "load.txt")).read().splitlines(),
+        "load_log": log,
     }
     with open(out, "w") as f:
         json.dump(result, f, indent=2)
@@ -87,6 +91,20 @@ def summarize(raw, out):
         "%s best %.4f s median %.4f s%s" % (e, p["best_s"], p["median_s"],
                                            " (x%.2f)" % p["ratio_best"] if e != "ours" else "")
         for e, p in engines.items())))
+
+
+def others_by_engine(log):
+    """engine -> the 'others' CPU samples (%) taken while that engine's process ran."""
+    out, current = {}, None
+    for line in log:
+        m = re.search(r"run: round \d+ (\S+)", line)
+        if m:
+            current = m.group(1)
+            continue
+        m = re.search(r"others (\d+)%", line)
+        if m and current:
+            out.setdefault(current, []).append(int(m.group(1)))
+    return out
 
 
 def model_label(r):
