@@ -81,6 +81,7 @@ export VENV_PY=bench/peers/.venv/bin/python
   die "build/bin/bench_cpu_forward or sr-model missing (cmake --build build --target bench_cpu_forward sr-model)"
 /usr/bin/python3 -c "import torch, numpy" 2>/dev/null ||
   die "/usr/bin/python3 cannot import torch and numpy (Debian: apt-get install python3-torch python3-numpy)"
+case " $ENGINES " in *" ours "*) ;; *) die "ENGINES must include ours (the reference of the ratios)" ;; esac
 case " $ENGINES " in *" onnxruntime "*|*" openvino "*)
   "$VENV_PY" -c "import onnxruntime, openvino" 2>/dev/null ||
     die "no ONNX Runtime / OpenVINO in bench/peers/.venv: run bench/peers/setup_venv.sh" ;;
@@ -117,7 +118,7 @@ BLAS=$(ldd build/bin/bench_cpu_forward | awk '/blas/ {print $3}')
   echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   echo "commit: $(git rev-parse --short HEAD) ($(git log -1 --format=%cs)); uncommitted engine changes: $(git diff HEAD --shortstat -- engine | sed 's/^ *//' | grep . || echo none)"
   echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(grep -o -w 'avx2\|avx512f\|avx512_bf16\|amx_tile' /proc/cpuinfo | sort -u | paste -sd' ' -)"
-  echo "threads: $THREADS"
+  echo "threads: $THREADS; OMP_WAIT_POLICY ${OMP_WAIT_POLICY:-unset} (unset: our tools re-execute themselves with PASSIVE, the others keep their defaults)"
   echo "openblas: $(readlink -f "$BLAS") ($(dpkg -S "$(readlink -f "$BLAS")" 2>/dev/null | cut -d: -f1 || echo '?'))"
   echo "pytorch: $(/usr/bin/python3 -c 'import torch; print(torch.__version__, "mkldnn" if torch.backends.mkldnn.is_available() else "no mkldnn")')"
   echo "peers: $("$VENV_PY" -c 'import onnxruntime as o, openvino as v; print("onnxruntime", o.__version__, "openvino", v.__version__)' 2>/dev/null || echo none)"
@@ -131,8 +132,8 @@ echo "timing $TAG: $ROUNDS rounds x ($ENGINES)" >&2
 ${PAUSE:-} bash "$SELF" __rounds
 
 # 5. Parity (ours first: the 'vs ours' column), 6. the summary and the table.
-OUTS=()
-for e in $ENGINES; do OUTS+=(--output "$e=$RAW/y_$e.npy"); done
+OUTS=(--output "ours=$RAW/y_ours.npy")
+for e in $ENGINES; do [ "$e" = ours ] || OUTS+=(--output "$e=$RAW/y_$e.npy"); done
 PARITY_RC=0
 /usr/bin/python3 -W ignore bench/peers/parity.py --model "$MODEL" --input "$X" "${OUTS[@]}" \
   --ref64-items "$REF64_ITEMS" --json "$RAW/parity.json" || PARITY_RC=$?

@@ -29,9 +29,6 @@ def need(module, what):
                  "and use bench/peers/.venv/bin/python" % (module, sys.executable, what))
 
 
-np = need("numpy", "arrays")
-
-
 def onnxruntime_runner(path, threads):
     ort = need("onnxruntime", "--engine onnxruntime")
     so = ort.SessionOptions()
@@ -77,6 +74,7 @@ def main():
     ap.add_argument("--output", help="write the output of the last forward (.npy)")
     ap.add_argument("--json", help="write timings (JSON)")
     args = ap.parse_args()
+    np = need("numpy", "arrays")
     if args.repeat < 1 or args.warmup < 0:
         sys.exit("onnx_forward.py: bad --repeat/--warmup")
     x = np.ascontiguousarray(np.load(args.input), dtype=np.float32)
