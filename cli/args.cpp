@@ -166,8 +166,17 @@ void apply_threads_flag(int threads) {
 }
 
 int run_main(const char* program, char** argv, const std::function<int()>& body) {
-  if (!std::getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "PASSIVE", 1) == 0)
-    execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+  // libgomp reads its wait policy once, at start-up, so it is set here and the process starts
+  // again. With OpenBLAS's OpenMP build there is one thread pool: its workers spin briefly after
+  // each region (GOMP_SPINCOUNT 30000, about 0.1 ms), which saves a futex wake-up per op, then
+  // sleep. With OpenBLAS's own pthread pool the two pools would spin against each other, so
+  // OpenMP's workers sleep at once (PASSIVE).
+  if (!std::getenv("OMP_WAIT_POLICY") && !std::getenv("GOMP_SPINCOUNT")) {
+    const bool one_pool = cpu_blas_uses_openmp();
+    if (setenv(one_pool ? "GOMP_SPINCOUNT" : "OMP_WAIT_POLICY", one_pool ? "30000" : "PASSIVE",
+               1) == 0)
+      execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+  }
   remove_temp_files_on_signals(program);
   try {
     return body();

@@ -132,7 +132,7 @@ std::unique_ptr<BenchProgram> make_program(BenchBackend& bb, const sr::ModelConf
 struct Options {
   std::string arch = "tfilm", model, backend = "auto", precision = "default", conv_impl = "ours";
   std::string batch = "default", length = "default", json_out;
-  int warmup = -1, repeat = -1, seed = 1;
+  int warmup = -1, repeat = -1, seed = 1, threads = 0;
   bool profile = false, conv_compare = false, ceilings = false, unfused = false;
 };
 
@@ -330,6 +330,7 @@ int bench(int argc, char** argv) {
   p.option("repeat", 'n', "N", "timed forwards per configuration (default: 3 CPU, 20 CUDA)",
            &o.repeat);
   p.option("seed", 's', "N", "seed of the random input", &o.seed);
+  p.option("threads", 0, "N", "CPU threads; 0 = the cores not busy with other work", &o.threads);
   p.flag("profile", 0,
          "per-op times of the first configuration (CUDA: events per node; CPU: host clock)",
          &o.profile);
@@ -350,6 +351,7 @@ int bench(int argc, char** argv) {
       "RTF: seconds of audio (at the model's rate) processed per second. Exit codes: 0 success,\n"
       "1 error (no CUDA device for --backend cuda, bad model), 2 usage error.");
   if (!p.parse(argc, argv)) return 0;
+  sr::cli::apply_threads_flag(o.threads);
   if (o.backend != "auto" && o.backend != "cpu" && o.backend != "cuda")
     throw UsageError("--backend must be auto, cpu or cuda, got '" + o.backend + "'");
 

@@ -30,7 +30,7 @@ using sr::cli::UsageError;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string train, val, out = "run", resume, loss = "mse";
+  std::string train, val, out = "run", resume, init, loss = "mse";
   sr::cli::ModelFlags model;
   int r = 0, epochs = 20, batch = 16, patience = 5, halve_after = 3, crop = 0, seed = 1,
       sample_rate = 16000, max_batches = 0, val_max = 0;
@@ -176,6 +176,20 @@ void check_same_architecture(const std::string& path, const sr::ModelConfig& che
              diff, "); pass the first run's flags with --resume");
 }
 
+// --init: the tensors of a model file replace the fresh initialisation; the metadata stays the
+// flags' (so a decimate-trained model can be fine-tuned on varied degradations).
+void copy_weights_from(const std::string& path, sr::WeightFile& fresh) {
+  sr::WeightFile source = sr::load_weights(path);
+  std::map<std::string, std::vector<int64_t>> expected;
+  for (const auto& [name, w] : fresh.tensors) expected[name] = w.dims;
+  try {
+    sr::check_weights_match(source, expected);
+  } catch (const sr::Error& e) {
+    sr::fail(path, ": --init model is not the network these flags describe: ", e.what());
+  }
+  for (auto& [name, w] : fresh.tensors) w.values = std::move(source.tensors.at(name).values);
+}
+
 ValResult validate(sr::Trainer& trainer, const sr::PatchFile& val, int64_t patch, int batch,
                    int64_t max_patches, InputMaker& maker) {
   const int64_t count = max_patches > 0 ? std::min(max_patches, val.count()) : val.count();
@@ -257,6 +271,8 @@ int run(int argc, char** argv) {
   p.option("max-batches", 0, "N", "batches per epoch, 0 = all", &o.max_batches, 0, 1 << 30);
   p.option("val-patches", 0, "N", "validation patches used, 0 = all", &o.val_max, 0, 1 << 30);
   p.option("resume", 0, "FILE", "continue from a checkpoint.safetensors", &o.resume);
+  p.option("init", 0, "FILE",
+           "start from this model's weights (fine-tuning: same network, new optimiser)", &o.init);
   p.option("seed", 's', "N", "seed for initialisation, shuffling, crops and dropout", &o.seed);
   p.option("threads", 0, "N", "CPU threads; 0 = the cores not busy with other work", &o.threads);
   p.flag("quiet", 'q', "no progress bar", &o.quiet);
@@ -306,6 +322,8 @@ int run(int argc, char** argv) {
     wanted.input_filter.cutoff = static_cast<float>(degrade.cutoff_min);
   }
   if (val.count() == 0) sr::fail(o.val, ": no validation patches");
+  if (!o.init.empty() && !o.resume.empty())
+    throw UsageError("--init and --resume exclude each other (a checkpoint has its own weights)");
 
   sr::cli::CreatedRunFolder folder(o.out);
   const sr::cli::RunFolderLock lock(o.out);
@@ -327,6 +345,7 @@ int run(int argc, char** argv) {
     log.resume(start_epoch);
   } else {
     initial = sr::init_weights(wanted, static_cast<uint64_t>(o.seed));
+    if (!o.init.empty()) copy_weights_from(o.init, initial);
     log.start();
   }
   auto backend = sr::make_cpu_backend();

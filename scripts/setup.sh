@@ -3,7 +3,7 @@
 # at /usr/local/cuda when present; without it the CPU-only build is made.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libsndfile1-dev libsoxr-dev libopenblas-dev
-          libopenblas0-pthread nlohmann-json3-dev catch2 python3 python3-numpy
+          libopenblas0-pthread libopenblas-openmp-dev nlohmann-json3-dev catch2 python3 python3-numpy
           python3-h5py python3-torch libhdf5-dev libfftw3-dev libpng-dev
           clang libomp-dev libclang-rt-dev)  # the sanitizer and fuzzing build
 missing=()

@@ -70,6 +70,10 @@ std::unique_ptr<Backend> make_cpu_backend() {
   return std::make_unique<CpuBackend>();
 }
 
+bool cpu_blas_uses_openmp() {
+  return openblas_get_parallel() == 2;  // 0 sequential, 1 pthreads, 2 OpenMP
+}
+
 int max_cpu_threads() {
   return 4 * std::max(1, omp_get_num_procs());
 }

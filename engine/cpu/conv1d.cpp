@@ -1,5 +1,6 @@
 // 'same' dilated 1-D convolution (cross-correlation, no flip) with bias, channels-last.
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -74,21 +75,29 @@ void conv1d_im2col(const float* x, int64_t ldx, const float* w, const float* bia
 void conv1d_gemm(const float* x, int64_t ldx, const float* w, const float* bias, float* y,
                  int64_t ldy, int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
                  int64_t dilation) {
-#pragma omp parallel for schedule(static)
-  for (int64_t row = 0; row < B * L; ++row) std::copy(bias, bias + Cout, y + row * ldy);
-
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t j = 0; j < K; ++j) {
-      const int64_t o = tap_offset(j, K, dilation);
-      const int64_t t0 = std::max<int64_t>(0, -o);
-      const int64_t t1 = std::min<int64_t>(L, L - o);
-      if (t1 <= t0) continue;
-      const float* a = x + (b * L + t0 + o) * ldx;  // (t1-t0) x Cin
-      const float* wj = w + j * Cin * Cout;         // Cin x Cout, ldb = Cout
-      float* c = y + (b * L + t0) * ldy;            // (t1-t0) x Cout
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(t1 - t0),
-                  static_cast<int>(Cout), static_cast<int>(Cin), 1.0f, a, static_cast<int>(ldx), wj,
-                  static_cast<int>(Cout), 1.0f, c, static_cast<int>(ldy));
+  // Each thread owns a contiguous range of the B*L output rows and runs every tap's GEMM on it
+  // with a single-threaded BLAS: one thread pool, one barrier per convolution, and the rows stay
+  // in the thread's cache across the K accumulations.
+  const int64_t M = B * L;
+#pragma omp parallel
+  {
+    const int64_t threads = omp_get_num_threads(), me = omp_get_thread_num();
+    const int64_t r0 = M * me / threads, r1 = M * (me + 1) / threads;
+    for (int64_t row = r0; row < r1; ++row) std::copy(bias, bias + Cout, y + row * ldy);
+    for (int64_t b = r0 / L; b * L < r1; ++b) {
+      const int64_t ta = std::max(r0 - b * L, int64_t{0}), tb = std::min(r1 - b * L, L);
+      for (int64_t j = 0; j < K; ++j) {
+        const int64_t o = tap_offset(j, K, dilation);
+        const int64_t t0 = std::max<int64_t>(ta, -o);
+        const int64_t t1 = std::min<int64_t>(tb, L - o);
+        if (t1 <= t0) continue;
+        const float* a = x + (b * L + t0 + o) * ldx;  // (t1-t0) x Cin
+        const float* wj = w + j * Cin * Cout;         // Cin x Cout, ldb = Cout
+        float* c = y + (b * L + t0) * ldy;            // (t1-t0) x Cout
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(t1 - t0),
+                    static_cast<int>(Cout), static_cast<int>(Cin), 1.0f, a, static_cast<int>(ldx),
+                    wj, static_cast<int>(Cout), 1.0f, c, static_cast<int>(ldy));
+      }
     }
   }
 }
@@ -106,19 +115,41 @@ void conv1d_epilogue(const float* z, const OpParams& p, float* y, int64_t ldy, i
   const int64_t Lo = p.pool2 ? L / 2 : L;
   const int64_t C = Cout / 2;
   const bool tf = p.order == SubpixelOrder::tf;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t t = 0; t < Lo; ++t) {
-      const float* z0 = z + (b * L + (p.pool2 ? 2 * t : t)) * Cout;
-      for (int64_t n = 0; n < Cout; ++n) {
-        float v = p.pool2 ? std::max(z0[n], z0[Cout + n]) : z0[n];
-        if (p.act == Activation::relu) v = v > 0.0f ? v : 0.0f;
-        if (p.act == Activation::leaky_relu) v = v > 0.0f ? v : p.alpha * v;
-        if (!p.shuffle) {
-          y[(b * Lo + t) * ldy + n] = v;
+  // Row by row through a small buffer, each stage its own loop over channels, so every loop
+  // vectorises; small outputs stay on the calling thread.
+#pragma omp parallel if (B * Lo * Cout >= (int64_t{1} << 15))
+  {
+    std::vector<float> row(static_cast<size_t>(Cout));
+    float* v = row.data();
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b) {
+      for (int64_t t = 0; t < Lo; ++t) {
+        const float* z0 = z + (b * L + (p.pool2 ? 2 * t : t)) * Cout;
+        if (p.pool2) {
+          for (int64_t n = 0; n < Cout; ++n) v[n] = std::max(z0[n], z0[Cout + n]);
         } else {
-          const int64_t k = tf ? n / C : n % 2, c = tf ? n % C : n / 2;
-          y[(b * 2 * Lo + 2 * t + k) * ldy + c] = v;
+          std::copy(z0, z0 + Cout, v);
+        }
+        if (p.act == Activation::relu) {
+          for (int64_t n = 0; n < Cout; ++n) v[n] = v[n] > 0.0f ? v[n] : 0.0f;
+        } else if (p.act == Activation::leaky_relu) {
+          const float alpha = p.alpha;
+          for (int64_t n = 0; n < Cout; ++n) v[n] = v[n] > 0.0f ? v[n] : alpha * v[n];
+        }
+        if (!p.shuffle) {
+          std::copy(v, v + Cout, y + (b * Lo + t) * ldy);
+        } else {
+          float* y0 = y + (b * 2 * Lo + 2 * t) * ldy;  // rows 2t (k = 0) and 2t+1 (k = 1)
+          float* y1 = y0 + ldy;
+          if (tf) {
+            std::copy(v, v + C, y0);
+            std::copy(v + C, v + 2 * C, y1);
+          } else {
+            for (int64_t c = 0; c < C; ++c) {
+              y0[c] = v[2 * c];
+              y1[c] = v[2 * c + 1];
+            }
+          }
         }
       }
     }

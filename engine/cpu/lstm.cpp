@@ -1,24 +1,81 @@
 // LSTM (spec 3): Keras layout, gate blocks [i f g o], zero initial state, full h sequence out.
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "cpu/cpu_ops.h"
+#include "cpu/fast_math.h"
 #include "sr/error.h"
 
 namespace sr::cpu {
 
 namespace {
 
-inline float sigmoid(float x) {
-  return 1.0f / (1.0f + std::exp(-x));
+// Keras 1.2 hard_sigmoid.
+SR_ALWAYS_INLINE float hard_sigmoid(float x) {
+  return std::min(1.0f, std::max(0.0f, 0.2f * x + 0.5f));
 }
 
-// Keras 1.2 hard_sigmoid.
-inline float hard_sigmoid(float x) {
-  return std::min(1.0f, std::max(0.0f, 0.2f * x + 0.5f));
+template <bool Hard>
+SR_ALWAYS_INLINE float gate(float x) {
+  return Hard ? hard_sigmoid(x) : fast_sigmoid(x);
+}
+
+inline float gate(float x, bool hard) {
+  return hard ? hard_sigmoid(x) : fast_sigmoid(x);
+}
+
+// The step kernels below are compiled twice, for AVX2 + FMA and for the baseline, and picked at
+// load time by the CPU (GCC function multi-versioning): the build itself targets x86-64-v2.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define SR_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define SR_VECTOR_CLONES
+#endif
+
+// z[q*H + j] += sum_k h[k] * U[k, q*H + j] for the gate columns of units j in [j0, j1): the
+// recurrent product of one step and one batch row. For the batch sizes of inference (1-16 rows) a
+// GEMM call per step would pack U again every step; this reads U once, row by row.
+SR_VECTOR_CLONES void recurrent_step(const float* h, const float* U, int64_t H, int64_t j0,
+                                     int64_t j1, float* z) {
+  const int64_t G = 4 * H;
+  for (int64_t k = 0; k < H; ++k) {
+    const float hk = h[k];
+    const float* u = U + k * G;
+    for (int64_t q = 0; q < 4; ++q)
+      for (int64_t j = j0; j < j1; ++j) z[q * H + j] += hk * u[q * H + j];
+  }
+}
+
+// Gates of units [j0, j1) from the pre-activations z (blocks i f g o): c = f c + i g,
+// h = o tanh(c). One loop per gate function, so each vectorises without a branch.
+template <bool Hard>
+SR_ALWAYS_INLINE void gates_step_of(const float* z, int64_t H, int64_t j0, int64_t j1, float* c,
+                                    float* h) {
+  for (int64_t j = j0; j < j1; ++j) {
+    const float i = gate<Hard>(z[j]), f = gate<Hard>(z[H + j]), o = gate<Hard>(z[3 * H + j]);
+    const float g = fast_tanh(z[2 * H + j]);
+    const float cj = f * c[j] + i * g;
+    c[j] = cj;
+    h[j] = o * fast_tanh(cj);
+  }
+}
+
+SR_VECTOR_CLONES void gates_step(const float* z, int64_t H, int64_t j0, int64_t j1, bool hard,
+                                 float* c, float* h) {
+  if (hard)
+    gates_step_of<true>(z, H, j0, j1, c, h);
+  else
+    gates_step_of<false>(z, H, j0, j1, c, h);
+}
+
+// Range `index` of [0, n) split into `parts` near-equal ranges, as [first, second).
+std::pair<int64_t, int64_t> share(int64_t n, int64_t parts, int64_t index) {
+  return {n * index / parts, n * (index + 1) / parts};
 }
 
 }  // namespace
@@ -36,7 +93,7 @@ void lstm_fwd(const OpCall& call) {
   if (B == 0 || N == 0 || H == 0) return;
 
   // z: (B, N, 4H) pre-activations. The input part does not depend on the state, so all B*N rows
-  // go through one GEMM: z = bias + x * kernel.
+  // go through one GEMM: z = bias + x * kernel. The recurrent part follows step by step.
   std::vector<float> z(static_cast<size_t>(B * N * G));
   for (int64_t r = 0; r < B * N; ++r) std::copy(bias.data, bias.data + G, z.data() + r * G);
   if (Cin > 0)
@@ -46,29 +103,27 @@ void lstm_fwd(const OpCall& call) {
 
   const bool hard = call.params.gate == GateActivation::hard_sigmoid;
   std::vector<float> c(static_cast<size_t>(B * H), 0.0f);  // cell state (B, H)
-  // Rows of step n across the batch are N rows apart in z and y: the strided leading dimensions
-  // let BLAS read h_{n-1} straight from the output and accumulate into z in place.
-  const int z_stride = static_cast<int>(N * G), h_stride = static_cast<int>(N * H);
-  for (int64_t n = 0; n < N; ++n) {
-    float* z_n = z.data() + n * G;
-    if (n > 0)  // h_{-1} = 0 adds nothing
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(B),
-                  static_cast<int>(G), static_cast<int>(H), 1.0f, y.data + (n - 1) * H, h_stride,
-                  recurrent.data, static_cast<int>(G), 1.0f, z_n, z_stride);
-    // The gate loop is a small fraction of the step next to the GEMM; it stays serial so OpenMP
-    // threads do not compete with the BLAS threads that run between steps.
-    for (int64_t b = 0; b < B; ++b) {
-      const float* zb = z_n + b * N * G;
-      float* cb = c.data() + b * H;
-      float* hb = y.data + (b * N + n) * H;
-      for (int64_t j = 0; j < H; ++j) {
-        const float zi = zb[j], zf = zb[H + j], zg = zb[2 * H + j], zo = zb[3 * H + j];
-        const float i = hard ? hard_sigmoid(zi) : sigmoid(zi);
-        const float f = hard ? hard_sigmoid(zf) : sigmoid(zf);
-        const float o = hard ? hard_sigmoid(zo) : sigmoid(zo);
-        const float g = std::tanh(zg);
-        cb[j] = f * cb[j] + i * g;
-        hb[j] = o * std::tanh(cb[j]);
+  // Threads: batch rows are independent recurrences, so with B >= threads each thread runs whole
+  // rows and never waits. Otherwise wide layers (H >= kSplitUnitsMin) split the units, with one
+  // barrier per step (every unit needs the whole h of the previous step); narrow ones run on one
+  // thread, where a barrier per step would cost more than the step.
+  constexpr int64_t kSplitUnitsMin = 128;
+  const int64_t threads = omp_get_max_threads();
+  const bool by_rows = B >= threads, by_units = !by_rows && H >= kSplitUnitsMin;
+#pragma omp parallel if (threads > 1 && (by_rows || by_units))
+  {
+    const int64_t team = omp_get_num_threads(), me = omp_get_thread_num();
+    const auto [b0, b1] = by_rows ? share(B, team, me) : std::pair<int64_t, int64_t>{0, B};
+    const auto [j0, j1] = by_units ? share(H, team, me) : std::pair<int64_t, int64_t>{0, H};
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t b = b0; b < b1; ++b) {
+        float* zr = z.data() + (b * N + n) * G;
+        float* hr = y.data + (b * N + n) * H;
+        if (n > 0) recurrent_step(hr - H, recurrent.data, H, j0, j1, zr);  // h_{-1} = 0
+        gates_step(zr, H, j0, j1, hard, c.data() + b * H, hr);
+      }
+      if (by_units && team > 1) {
+#pragma omp barrier
       }
     }
   }
@@ -137,10 +192,8 @@ void lstm_bwd(const OpGradCall& call) {
       float* cr = c.data() + (b * N + n) * H;
       const float* cprev = n > 0 ? cr - H : nullptr;
       for (int64_t j = 0; j < H; ++j) {
-        const float i = hard ? hard_sigmoid(ar[j]) : sigmoid(ar[j]);
-        const float f = hard ? hard_sigmoid(ar[H + j]) : sigmoid(ar[H + j]);
-        const float g = std::tanh(ar[2 * H + j]);
-        const float o = hard ? hard_sigmoid(ar[3 * H + j]) : sigmoid(ar[3 * H + j]);
+        const float i = gate(ar[j], hard), f = gate(ar[H + j], hard);
+        const float g = fast_tanh(ar[2 * H + j]), o = gate(ar[3 * H + j], hard);
         ar[j] = i;
         ar[H + j] = f;
         ar[2 * H + j] = g;
@@ -168,7 +221,7 @@ void lstm_bwd(const OpGradCall& call) {
       for (int64_t j = 0; j < H; ++j) {
         const float i = ar[j], f = ar[H + j], g = ar[2 * H + j], o = ar[3 * H + j];
         const float dh = dyr[j] + dhr[j];
-        const float tc = std::tanh(cr[j]);
+        const float tc = fast_tanh(cr[j]);
         const float dcj = dcr[j] + dh * o * (1.0f - tc * tc);
         ar[j] = dcj * g * gate_grad(i);
         ar[H + j] = cprev ? dcj * cprev[j] * gate_grad(f) : 0.0f;

@@ -62,6 +62,8 @@ std::unique_ptr<Backend> make_cpu_backend();
 // Throws sr::Error outside 0..max_cpu_threads().
 void set_cpu_threads(int threads);
 int max_cpu_threads();  // 4x the cores this process may use
+// True when OpenBLAS is its OpenMP build (one thread pool with our OpenMP loops).
+bool cpu_blas_uses_openmp();
 
 // CUDA: true when this binary has the CUDA backend (its module, kernels/cuda_module.h, loads) and a
 // device is visible.
