@@ -118,7 +118,7 @@ BLAS=$(ldd build/bin/bench_cpu_forward | awk '/blas/ {print $3}')
   echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   echo "commit: $(git rev-parse --short HEAD) ($(git log -1 --format=%cs)); uncommitted engine changes: $(git diff HEAD --shortstat -- engine | sed 's/^ *//' | grep . || echo none)"
   echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(grep -o -w 'avx2\|avx512f\|avx512_bf16\|amx_tile' /proc/cpuinfo | sort -u | paste -sd' ' -)"
-  echo "threads: $THREADS; OMP_WAIT_POLICY ${OMP_WAIT_POLICY:-unset} (unset: our tools re-execute themselves with PASSIVE, the others keep their defaults)"
+  echo "threads: $THREADS; OMP_WAIT_POLICY ${OMP_WAIT_POLICY:-unset}, GOMP_SPINCOUNT ${GOMP_SPINCOUNT:-unset} (both unset: our tools pick their own wait policy, cli/args.cpp run_main; the others keep their defaults)"
   echo "openblas: $(readlink -f "$BLAS") ($(dpkg -S "$(readlink -f "$BLAS")" 2>/dev/null | cut -d: -f1 || echo '?'))"
   echo "pytorch: $(/usr/bin/python3 -c 'import torch; print(torch.__version__, "mkldnn" if torch.backends.mkldnn.is_available() else "no mkldnn")')"
   echo "peers: $("$VENV_PY" -c 'import onnxruntime as o, openvino as v; print("onnxruntime", o.__version__, "openvino", v.__version__)' 2>/dev/null || echo none)"
