@@ -58,6 +58,7 @@ if [ "${1:-}" = "__rounds" ]; then
   trap 'kill $MONITOR 2>/dev/null || true' EXIT
   read -r -a E <<< "$ENGINES"
   for r in $(seq 1 "$ROUNDS"); do   # rotate the order each round: no engine always runs first
+    /usr/bin/python3 bench/peers/load_probe.py --sgemm 1024 >> "$RAW/load.txt"  # machine speed
     for i in $(seq 0 $((${#E[@]} - 1))); do
       e=${E[$(( (i + r - 1) % ${#E[@]} ))]}
       echo "$(date -u +%T) run: round $r $e" >> "$RAW/load.txt"

@@ -67,6 +67,8 @@ def summarize(raw, out):
     for e, cpu in others_by_engine(log).items():
         if e in engines:
             engines[e]["others_cpu_pct_max"] = max(cpu)
+    probes = [float(m.group(1)) for line in log
+              for m in [re.search(r"sgemm \d+\^3 (\S+) GFLOP/s", line)] if m]
     parity_path = os.path.join(raw, "parity.json")
     parity = json.load(open(parity_path)) if os.path.exists(parity_path) else None
     tag = os.path.basename(os.path.normpath(raw))
@@ -82,6 +84,7 @@ def summarize(raw, out):
         "env": env,
         "engines": engines,
         "parity": parity,
+        "sgemm_probe_gflops_by_round": probes,   # the machine's speed at each round's start
         "load_log": log,
     }
     with open(out, "w") as f:
@@ -179,20 +182,24 @@ def table(folder):
     w("")
     w("Runs (load: 1-min load average at the start and end of the timing rounds, our own threads "
       "included; others: CPU used by every process outside the benchmark's, min–max of the "
-      "samples taken every 5 s during the rounds, 100 % = one core; paused: the rounds ran under "
-      "PAUSE, training and compilers stopped):")
+      "samples taken every 5 s during the rounds, 100 % = one core; sgemm: a 1024³ numpy matmul "
+      "on THREADS threads at the start of each round, the machine's speed then; paused: the "
+      "rounds ran under PAUSE, training and compilers stopped):")
     w("")
-    w("| model | batch | date | commit | rounds × timed | load start → end | others | paused |")
-    w("|---|---|---|---|---|---|---|---|")
+    w("| model | batch | date | commit | rounds × timed | load start → end | others | sgemm by round "
+      "(GFLOP/s) | paused |")
+    w("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         env = r["env"]
         load = [re.search(r"load1 (\S+)", env.get(k, "")) for k in ("rounds_start", "rounds_end")]
         rounds = len(r["engines"]["ours"]["times_s_by_round"])
-        w("| %s | %d | %s | `%s` | %d × %d | %s → %s | %s | %s |" % (
+        probes = r.get("sgemm_probe_gflops_by_round") or []
+        w("| %s | %d | %s | `%s` | %d × %d | %s → %s | %s | %s | %s |" % (
             model_label(r), r["batch"], env.get("date", "?"), env.get("commit", "?").split()[0],
             rounds, r["engines"]["ours"]["samples"] // max(rounds, 1),
             load[0].group(1) if load[0] else "?", load[1].group(1) if load[1] else "?",
-            others_range(r["load_log"]), "yes" if env.get("pause", "none") != "none" else "no"))
+            others_range(r["load_log"]), ", ".join("%.0f" % g for g in probes) or "–",
+            "yes" if env.get("pause", "none") != "none" else "no"))
     w("")
     env = results[-1]["env"]
     w("Machine and libraries (from the last run): %s; %s threads; OpenBLAS %s; PyTorch %s; %s." % (
