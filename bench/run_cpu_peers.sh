@@ -53,9 +53,13 @@ if [ "${1:-}" = "__rounds" ]; then
   done
   echo "rounds_start: $(snapshot)" >> "$RAW/env.txt"
 : > "$RAW/load.txt"
-  (while true; do snapshot; sleep 4; done) >> "$RAW/load.txt" &   # append: run lines go in too
+  rm -f "$RAW/.stop"
+  (while [ ! -e "$RAW/.stop" ]; do   # append: the run lines go in too
+    snapshot
+    for _ in 1 2 3 4; do [ -e "$RAW/.stop" ] || sleep 1; done
+  done) >> "$RAW/load.txt" &
   MONITOR=$!
-  trap 'kill $MONITOR 2>/dev/null || true' EXIT
+  trap 'touch "$RAW/.stop"; wait $MONITOR 2>/dev/null || true' EXIT   # no sample after PAUSE ends
   read -r -a E <<< "$ENGINES"
   for r in $(seq 1 "$ROUNDS"); do   # rotate the order each round: no engine always runs first
     /usr/bin/python3 bench/peers/load_probe.py --sgemm 1024 >> "$RAW/load.txt"  # machine speed

@@ -64,6 +64,9 @@ def summarize(raw, out):
             p["ratio_best"] = p["best_s"] / ours["best_s"]
             p["ratio_median"] = p["median_s"] / ours["median_s"]
     log = open(os.path.join(raw, "load.txt")).read().splitlines()
+    end = env.get("rounds_end", "")[:8]   # HH:MM:SS; drop samples a stopped monitor left late
+    if re.match(r"\d\d:\d\d:\d\d$", end):
+        log = [line for line in log if line[:8] <= end]
     for e, cpu in others_by_engine(log).items():
         if e in engines:
             engines[e]["others_cpu_pct_max"] = max(cpu)
@@ -202,7 +205,7 @@ def table(folder):
             "yes" if env.get("pause", "none") != "none" else "no"))
     w("")
     env = results[-1]["env"]
-    w("Machine and libraries (from the last run): %s; %s threads; OpenBLAS %s; PyTorch %s; %s." % (
+    w("Machine and libraries (from the last run): %s; threads %s; OpenBLAS %s; PyTorch %s; %s." % (
         env.get("cpu", "?"), env.get("threads", "?"), env.get("openblas", "?"),
         env.get("pytorch", "?"), env.get("peers", "?")))
     engines_line = []
