@@ -10,7 +10,7 @@
 #   env: THREADS (2), REPEAT (timed forwards per engine per round: 3 for tfilm/afilm, 10 for a
 #        file), WARMUP (1 per engine per round), LENGTH (the model's patch length),
 #        ENGINES ("ours pytorch onnxruntime openvino"),
-#        REF64_ITEMS (patches through the float64 reference; 0 = all; default 0, 1 for tfilm/afilm),
+#        REF64_ITEMS (patches through the float64 reference, 0 = all: 0; ~10 s a patch for tfilm),
 #        PAUSE (a command prefix for the timing rounds only, e.g. /work/tools/quiet.sh),
 #        SETTLE_S (60: seconds to wait, at most, for other processes to fall quiet first),
 #        SR_BENCH_TMP (/tmp/sr_peers: weights, .onnx, .npy and raw per-round files)
@@ -93,9 +93,9 @@ case " $ENGINES " in *" onnxruntime "*|*" openvino "*)
 esac
 
 case $SPEC in
-  tfilm|afilm) NAME=$SPEC; REF64_ITEMS=${REF64_ITEMS:-1}; REPEAT=${REPEAT:-3} ;;
+  tfilm|afilm) NAME=$SPEC; REPEAT=${REPEAT:-3} ;;
   *) [ -f "$SPEC" ] || die "$SPEC: no such weights file (or use tfilm / afilm)"
-     NAME=$(basename "$SPEC" .safetensors); REF64_ITEMS=${REF64_ITEMS:-0}; REPEAT=${REPEAT:-10} ;;
+     NAME=$(basename "$SPEC" .safetensors); REPEAT=${REPEAT:-10} ;;
 esac
 export REPEAT
 TAG=${NAME}_b${BATCH}
@@ -141,7 +141,7 @@ OUTS=(--output "ours=$RAW/y_ours.npy")
 for e in $ENGINES; do [ "$e" = ours ] || OUTS+=(--output "$e=$RAW/y_$e.npy"); done
 PARITY_RC=0
 /usr/bin/python3 -W ignore bench/peers/parity.py --model "$MODEL" --input "$X" "${OUTS[@]}" \
-  --ref64-items "$REF64_ITEMS" --json "$RAW/parity.json" || PARITY_RC=$?
+  --ref64-items "${REF64_ITEMS:-0}" --json "$RAW/parity.json" || PARITY_RC=$?
 /usr/bin/python3 bench/peers/summarize.py "$RAW" "bench/results/peers_$TAG.json"
 /usr/bin/python3 bench/peers/summarize.py --table bench/results > bench/results/peers_table.md
 [ "$PARITY_RC" = 0 ] || die "PARITY FAILED for $TAG (see above; the results file says so too)"
