@@ -31,6 +31,15 @@
 # bench/results/.
 set -uo pipefail
 
+# Stage limits in seconds, sized for a lent device machine: 15 minutes of device time in all,
+# machine start (2-4 min) included, at most 10 minutes a call. The correctness call (tests +
+# sanitizers) is capped at 300 s and the speed call (bench + torch) at 300 s, so both fit with the
+# start and a minute to spare; a stage that hits its limit still leaves its log. Override with
+# the environment for a machine of your own (e.g. T_TESTS=600).
+T_TESTS=${T_TESTS:-120} T_MEMCHECK=${T_MEMCHECK:-90} T_RACECHECK=${T_RACECHECK:-60}
+T_SYNCCHECK=${T_SYNCCHECK:-30} T_BENCH=${T_BENCH:-150} T_BENCH_AFILM=${T_BENCH_AFILM:-60}
+T_TORCH=${T_TORCH:-90}
+
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 QUICK=0 MODE=build DIR="" ONLY=tests,sanitizers,bench,torch
@@ -178,9 +187,9 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$JOBS}
 if ! wanted tests; then
   :
 elif [[ $MODE == prebuilt ]]; then  # no CTest files in a bundle: the binary runs every GPU case
-  stage "gpu tests" 300 "$LOGS/gpu_tests_$STAMP.log" "$BIN/sr_gpu_tests" "~[emu]" --durations yes
+  stage "gpu tests" "$T_TESTS" "$LOGS/gpu_tests_$STAMP.log" "$BIN/sr_gpu_tests" "~[emu]" --durations yes
 else
-  stage "ctest -L gpu" 300 "$LOGS/gpu_tests_$STAMP.log" \
+  stage "ctest -L gpu" "$T_TESTS" "$LOGS/gpu_tests_$STAMP.log" \
     ctest --test-dir "$BUILD" -L gpu --output-on-failure --timeout 250
 fi
 
@@ -188,12 +197,12 @@ fi
 if ! wanted sanitizers; then
   :
 elif ((QUICK == 0)) && [[ -x $SAN ]]; then
-  stage "memcheck (ops, small/fused convs)" 300 "$LOGS/memcheck_$STAMP.log" \
+  stage "memcheck (ops, small/fused convs)" "$T_MEMCHECK" "$LOGS/memcheck_$STAMP.log" \
     "$SAN" --tool memcheck --error-exitcode 1 --leak-check no \
     "$BIN/sr_gpu_tests" "[ops],[conv][small],[conv][fused],[conv][race]"
-  stage "racecheck (conv race cases)" 180 "$LOGS/racecheck_$STAMP.log" \
+  stage "racecheck (conv race cases)" "$T_RACECHECK" "$LOGS/racecheck_$STAMP.log" \
     "$SAN" --tool racecheck --error-exitcode 1 "$BIN/sr_gpu_tests" "[conv][race]"
-  stage "synccheck (conv race cases)" 120 "$LOGS/synccheck_$STAMP.log" \
+  stage "synccheck (conv race cases)" "$T_SYNCCHECK" "$LOGS/synccheck_$STAMP.log" \
     "$SAN" --tool synccheck --error-exitcode 1 "$BIN/sr_gpu_tests" "[conv][race]"
 elif ((QUICK == 0)); then
   echo "compute-sanitizer not found ($SAN): sanitizer stages skipped" | tee -a "$LOG"
@@ -212,9 +221,9 @@ else
 fi
 JSON_AFILM=$ROOT/bench/results/gpu_afilm_$STAMP.json
 if wanted bench; then
-  stage "sr-bench tfilm" 240 "$LOGS/bench_$STAMP.log" \
+  stage "sr-bench tfilm" "$T_BENCH" "$LOGS/bench_$STAMP.log" \
     "$BIN/sr-bench" --backend cuda "${BENCH[@]}" --json "$JSON"
-  stage "sr-bench afilm" 120 "$LOGS/bench_afilm_$STAMP.log" \
+  stage "sr-bench afilm" "$T_BENCH_AFILM" "$LOGS/bench_afilm_$STAMP.log" \
     "$BIN/sr-bench" --backend cuda --arch afilm --batch 1,32 --precision tf32 --repeat 10 \
     --json "$JSON_AFILM"
 fi
@@ -236,7 +245,7 @@ if ! wanted torch; then
 elif [[ -n $PY ]]; then
   quick=()
   ((QUICK == 1)) && quick=(--quick)
-  stage "pytorch vs ours" 300 "$LOGS/pytorch_$STAMP.log" \
+  stage "pytorch vs ours" "$T_TORCH" "$LOGS/pytorch_$STAMP.log" \
     "$ROOT/bench/gpu_vs_pytorch.sh" "$BIN" "$PY" "$TORCH_DIR" "${quick[@]}"
 else
   echo "no python with torch (CUDA) and numpy: PyTorch comparison skipped" | tee -a "$LOG"

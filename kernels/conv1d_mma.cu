@@ -1,83 +1,102 @@
-// Tensor-core implicit GEMM for conv1d (TF32 and BF16 inputs, FP32 accumulation), through the WMMA
-// API: the fragment layouts stay the compiler's business, which is what an implementation that
-// could not yet be run on a GPU should rely on. Geometry and tile maps: conv1d_tiling.h
-// (mma_tile), replayed on the CPU by tests/gpu/test_conv_tiling_emu.cpp.
+// Tensor-core implicit GEMM for conv1d (TF32 and BF16 inputs, FP32 accumulation), on mma.sync
+// with fragments loaded by ldmatrix from shared memory (the PTX: mma_ptx.cuh). Geometry and tile
+// maps: conv1d_tiling.h (mma_tile), replayed on the CPU by tests/gpu/test_conv_tiling_emu.cpp; the
+// kernel itself runs on the CPU in tests/kernels_host (host execution, fragments exchanged lane by
+// lane with the PTX ISA's layouts).
 //
 // Block tile 128 (output positions) x 128 (output channels) x 32 (k = tap * Cin + ci), 8 warps of
 // 64 x 32, 3-stage cp.async pipeline (16-byte copies; zero-fill for padding taps, rows past M and
 // columns past Cout). Because Cin % 32 == 0, a k-tile lies inside one tap j: the dilation enters
-// only as the row shift tap_offset(j) of the A tile, computed once per k-tile. The epilogue stages
-// each 16 x 16 accumulator fragment in shared memory; lane l holds rows 2e + l/16, so lanes l and
-// l + 16 hold a pool pair (rows 2e, 2e + 1) and one shuffle gives lane l both. Bias, pool,
-// activation and shuffle are applied there, or the raw sums go to `partial` (split-K, odd L) for
-// conv_epilogue_kernel.
+// only as the row shift tap_offset(j) of the A tile, computed once per k-tile.
 //
-// Next steps once it runs on a device (see docs/BENCHMARKS.md): ldmatrix + mma.sync fragments, then
-// wgmma with TMA (sm_90a) for the deep-K layers U1 and U0.
-#include <mma.h>
-
+// A warp's k-step (TF32: k = 8, m16n8k8; BF16: k = 16, m16n8k16) multiplies 4 A fragments (16 rows
+// each, one ldmatrix.x4 apiece) by 4 B fragments (8 columns each) into 4 x 4 accumulator tiles of
+// 16 x 8. B is the weight tile, k rows of n: BF16 loads it with ldmatrix.x4.trans (two fragments
+// per instruction); ldmatrix cannot transpose 32-bit elements, so in TF32 each lane reads its two
+// B words itself (rows 136 floats apart: the 32 lanes hit 32 banks). TF32 operands are rounded
+// with cvt.rna after the load (the tensor core would truncate them).
+//
+// The epilogue stages 16 x 16 of accumulators (two n8 tiles) at a time in shared memory, then lane
+// l reads rows 2e + l/16, so lanes l and l + 16 hold a pool pair (rows 2e, 2e + 1) and one shuffle
+// gives lane l both. Bias, pool, activation and shuffle are applied there, or the raw sums go to
+// `partial` (split-K, odd L) for conv_epilogue_kernel.
+//
+// Next steps once it runs on a device (see docs/BENCHMARKS.md): a wider warp tile (64 x 64) for
+// the deep-K up layers, then wgmma with TMA (sm_90a) for U1 and U0.
 #include <algorithm>
+#include <cstdint>
 
 #include "conv1d_internal.cuh"
+#include "mma_ptx.cuh"
 #include "ops_cuda.cuh"
 
 namespace sr::cuda {
 
 namespace {
 
-using namespace nvcuda;
 namespace mt = mma_tile;
 
+// One warp's fragments for a k-step, per input type: A, four 16 x kK fragments 16 rows apart
+// (row-major in the A tile, `ld` elements a row), and B, the four kK x 8 fragments of the warp's
+// 32 columns (k rows of the B tile). Layouts of the PTX ISA, g = lane / 4, t = lane % 4.
 template <typename T>
-struct MmaTraits;
+struct MmaOps;
 
+// TF32 m16n8k8: a[i] = A[g + 8 (i % 2)][t + 4 (i / 2)], b[i] = B[t + 4 i][g].
 template <>
-struct MmaTraits<float> {  // TF32: fragments hold floats, rounded to TF32 after the load
-  using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major>;
-  using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major>;
-  using Acc = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
-  template <typename Frag>
-  static __device__ __forceinline__ void round(Frag& f) {
+struct MmaOps<float> {
+  static __device__ __forceinline__ void load_a(uint32_t (&a)[4][4], const float* tile, int ld,
+                                                int lane) {
+    // Matrices 0-3: rows 0-7 / 8-15 by k 0-3 / 4-7; lane l gives row l % 16 of k-half l / 16.
+    ldmatrix_x4<false>(a, tile + (lane % 16) * ld + (lane / 16) * 4, 16 * ld);
 #pragma unroll
-    for (int t = 0; t < f.num_elements; ++t) f.x[t] = wmma::__float_to_tf32(f.x[t]);
+    for (int f = 0; f < 4; ++f)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) a[f][i] = tf32_rna(__uint_as_float(a[f][i]));
+  }
+  static __device__ __forceinline__ void load_b(uint32_t (&b)[4][2], const float* tile, int ld,
+                                                int lane) {
+    const float* p = tile + (lane % 4) * ld + lane / 4;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      b[j][0] = tf32_rna(p[8 * j]);
+      b[j][1] = tf32_rna(p[4 * ld + 8 * j]);
+    }
+  }
+  static __device__ __forceinline__ void mma(float (&d)[4][4][4], const uint32_t (&a)[4][4],
+                                             const uint32_t (&b)[4][2]) {
+    mma_m16n8k8_tf32(d, a, b);
   }
 };
 
+// BF16 m16n8k16: a[i] = A[g + 8 (i % 2)][2t + 8 (i / 2) + {0, 1}], b[i] = B[2t + 8 i + {0, 1}][g]
+// (the lower k in the low half).
 template <>
-struct MmaTraits<__nv_bfloat16> {
-  using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major>;
-  using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major>;
-  using Acc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
-  template <typename Frag>
-  static __device__ __forceinline__ void round(Frag&) {}
+struct MmaOps<__nv_bfloat16> {
+  static __device__ __forceinline__ void load_a(uint32_t (&a)[4][4], const __nv_bfloat16* tile,
+                                                int ld, int lane) {
+    // Matrices 0-3: rows 0-7 / 8-15 by k 0-7 / 8-15; lane l gives row l % 16 of k-half l / 16.
+    ldmatrix_x4<false>(a, tile + (lane % 16) * ld + (lane / 16) * 8, 16 * ld);
+  }
+  static __device__ __forceinline__ void load_b(uint32_t (&b)[4][2], const __nv_bfloat16* tile,
+                                                int ld, int lane) {
+    // Transposed, per 16 columns: matrices k 0-7 / 8-15 of columns 0-7, then of columns 8-15;
+    // lane l gives k row l % 16 at column 8 (l / 16).
+    uint32_t r[2][4];
+    ldmatrix_x4<true>(r, tile + (lane % 16) * ld + (lane / 16) * 8, 16);
+#pragma unroll
+    for (int jj = 0; jj < 2; ++jj) {
+      b[2 * jj][0] = r[jj][0];
+      b[2 * jj][1] = r[jj][1];
+      b[2 * jj + 1][0] = r[jj][2];
+      b[2 * jj + 1][1] = r[jj][3];
+    }
+  }
+  static __device__ __forceinline__ void mma(float (&d)[4][4][4], const uint32_t (&a)[4][4],
+                                             const uint32_t (&b)[4][2]) {
+    mma_m16n8k16_bf16(d, a, b);
+  }
 };
-
-// The pipeline's PTX; under SR_HOST_EXEC the host execution's deferred copies (host_exec.h).
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
-#ifdef SR_HOST_EXEC
-  host::cp_async16(smem, gmem, valid);
-#else
-  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  const int src_bytes = valid ? 16 : 0;  // 0: the 16 bytes are zero-filled, nothing is read
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem),
-               "r"(src_bytes));
-#endif
-}
-__device__ __forceinline__ void cp_async_commit() {
-#ifdef SR_HOST_EXEC
-  host::cp_async_commit();
-#else
-  asm volatile("cp.async.commit_group;\n" ::);
-#endif
-}
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-#ifdef SR_HOST_EXEC
-  host::cp_async_wait(N);
-#else
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-#endif
-}
 
 // y (or partial[blockIdx.y]) for the block tile blockIdx.x and the k-tiles of split blockIdx.y.
 template <typename T>
@@ -86,7 +105,7 @@ __global__ void __launch_bounds__(mt::kThreads, 2)
                       const float* __restrict__ bias, float* __restrict__ y,
                       float* __restrict__ partial, ConvGeometry g, ConvEpilogue ep, int n_tiles_n,
                       int per_split) {
-  using Tr = MmaTraits<T>;
+  using Ops = MmaOps<T>;
   using S = mt::Layout<static_cast<int>(sizeof(T))>;
   using AMap = TileMap<mt::kBM, mt::kBK, S::kE, mt::kThreads>;
   using BMap = TileMap<mt::kBK, mt::kBN, S::kE, mt::kThreads>;
@@ -130,11 +149,15 @@ __global__ void __launch_bounds__(mt::kThreads, 2)
     }
   };
 
-  typename Tr::Acc acc[4][2];
+  // acc[fi][nj]: the 16 x 8 tile at warp rows 16 fi, columns 8 nj; lane (g, t) holds its
+  // elements (g, 2t), (g, 2t + 1), (g + 8, 2t), (g + 8, 2t + 1).
+  float acc[4][4][4];
 #pragma unroll
   for (int fi = 0; fi < 4; ++fi)
 #pragma unroll
-    for (int fj = 0; fj < 2; ++fj) wmma::fill_fragment(acc[fi][fj], 0.0f);
+    for (int nj = 0; nj < 4; ++nj)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[fi][nj][e] = 0.0f;
 
   const int wr0 = mt::warp_row0(warp), wc0 = mt::warp_col0(warp);
 #pragma unroll
@@ -153,22 +176,10 @@ __global__ void __launch_bounds__(mt::kThreads, 2)
     const T* b_s = sB + (it % mt::kStages) * S::kStageB;
 #pragma unroll
     for (int kk = 0; kk < mt::kBK; kk += S::kWK) {
-      typename Tr::FragA fa[4];
-      typename Tr::FragB fb[2];
-#pragma unroll
-      for (int fi = 0; fi < 4; ++fi) {
-        wmma::load_matrix_sync(fa[fi], a_s + S::a_frag(warp, fi, kk), S::kLdA);
-        Tr::round(fa[fi]);
-      }
-#pragma unroll
-      for (int fj = 0; fj < 2; ++fj) {
-        wmma::load_matrix_sync(fb[fj], b_s + S::b_frag(warp, fj, kk), S::kLdB);
-        Tr::round(fb[fj]);
-      }
-#pragma unroll
-      for (int fi = 0; fi < 4; ++fi)
-#pragma unroll
-        for (int fj = 0; fj < 2; ++fj) wmma::mma_sync(acc[fi][fj], fa[fi], fb[fj], acc[fi][fj]);
+      uint32_t a[4][4], b[4][2];
+      Ops::load_a(a, a_s + S::a_frag(warp, 0, kk), S::kLdA, lane);
+      Ops::load_b(b, b_s + S::b_frag(warp, 0, kk), S::kLdB, lane);
+      Ops::mma(acc, a, b);  // 16 mma.sync: acc[fi][nj] += a[fi] * b[nj]
     }
   }
   cp_async_wait<0>();
@@ -181,7 +192,13 @@ __global__ void __launch_bounds__(mt::kThreads, 2)
   for (int fi = 0; fi < 4; ++fi) {
 #pragma unroll
     for (int fj = 0; fj < 2; ++fj) {
-      wmma::store_matrix_sync(stage, acc[fi][fj], mt::kStageLd, wmma::mem_row_major);
+      // The n8 tiles 2 fj and 2 fj + 1 side by side: lane (g, t) writes its own elements.
+#pragma unroll
+      for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          stage[(lane / 4 + 8 * (e / 2)) * mt::kStageLd + 8 * h + 2 * (lane % 4) + e % 2] =
+              acc[fi][2 * fj + h][e];
       __syncwarp();
       const int n = n0 + wc0 + fj * 16 + mt::stage_col(lane);
       const float bn = n < Cout ? bias[n] : 0.0f;
@@ -248,7 +265,7 @@ void conv1d_mma_init(const CudaContext& ctx) {
   SR_CUDA_CHECK(cudaFuncSetAttribute(conv1d_mma_kernel<__nv_bfloat16>,
                                      cudaFuncAttributeMaxDynamicSharedMemorySize,
                                      static_cast<int>(mt::Layout<2>::kSmemBytes)));
-  // Two blocks per SM (__launch_bounds__) need 2 x kSmemBytes (207 KiB in TF32): the largest
+  // Two blocks per SM (__launch_bounds__) need 2 x kSmemBytes (210 KiB in TF32): the largest
   // shared-memory carveout, set rather than left to the driver's choice.
   SR_CUDA_CHECK(cudaFuncSetAttribute(conv1d_mma_kernel<float>,
                                      cudaFuncAttributePreferredSharedMemoryCarveout,

@@ -226,8 +226,9 @@ SR_HD void epilogue_output(const T* z, int splits, const float* bias, float* y,
 
 // ---------------------------------------------------------------------------------------------
 // Tensor-core kernel (conv1d_mma.cu): 128 x 128 x 32 block tiles, 8 warps in a 2 x 4 grid, each
-// warp a 64 x 32 tile of 4 x 2 WMMA 16 x 16 fragments. Requires Cin % 32 == 0 (a k-tile never
-// straddles two taps) and Cout % 8 == 0 (a 16-byte chunk of a weight row never straddles Cout).
+// warp a 64 x 32 tile of 4 x 4 mma.sync 16 x 8 tiles (staged as 4 x 2 blocks of 16 x 16). Requires
+// Cin % 32 == 0 (a k-tile never straddles two taps) and Cout % 8 == 0 (a 16-byte chunk of a weight
+// row never straddles Cout).
 namespace mma_tile {
 constexpr int kBM = 128, kBN = 128, kBK = 32, kThreads = 256, kStages = 3;
 constexpr int kWarpM = 64, kWarpN = 32, kWarpsN = kBN / kWarpN;
@@ -272,27 +273,30 @@ SR_HD int split_count(const ConvGeometry& g, int sm_count) {
   return (KT + per_split - 1) / per_split;
 }
 
-// Shared-memory layout for elements of kBytes bytes (4: TF32 from floats, 2: BF16). Rows are
-// padded by 16 bytes against bank conflicts; WMMA needs 32-byte aligned fragment pointers, hence
-// the static_asserts.
+// Shared-memory layout for elements of kBytes bytes (4: TF32 from floats, 2: BF16). A rows are
+// padded by 16 bytes, so the 8 rows one ldmatrix phase reads fall in 8 different bank groups; B
+// rows by 16 bytes in BF16 (ldmatrix.trans, likewise) and by 8 floats in TF32, where each lane
+// reads its own B words (rows t and columns g of a fragment: 8 t + g covers the 32 banks).
+// ldmatrix rows and cp.async chunks are 16-byte aligned (the static_asserts).
 template <int kBytes>
 struct Layout {
   static constexpr int kE = 16 / kBytes;            // elements per 16-byte chunk
-  static constexpr int kWK = kBytes == 4 ? 8 : 16;  // k of one WMMA step (TF32: 8, BF16: 16)
+  static constexpr int kWK = kBytes == 4 ? 8 : 16;  // k of one mma.sync (TF32: 8, BF16: 16)
   static constexpr int kLdA = kBK + kE;             // A tile: kBM rows of kBK (+ pad)
-  static constexpr int kLdB = kBN + kE;             // B tile: kBK rows of kBN (+ pad)
-  static constexpr int kStageA = kBM * kLdA;        // elements per stage
+  static constexpr int kLdB = kBN + (kBytes == 4 ? 8 : kE);  // B tile: kBK rows of kBN (+ pad)
+  static constexpr int kStageA = kBM * kLdA;                 // elements per stage
   static constexpr int kStageB = kBK * kLdB;
   static constexpr int kPipelineBytes = kStages * (kStageA + kStageB) * kBytes;
   static constexpr int kEpilogueBytes = (kThreads / 32) * 16 * kStageLd * 4;
   static constexpr int kSmemBytes =
       kPipelineBytes > kEpilogueBytes ? kPipelineBytes : kEpilogueBytes;
-  // A fragment starts at row 16 * i, column kWK * s; B at row kWK * s, column 16 * j.
-  static_assert((16 * kLdA * kBytes) % 32 == 0 && (kWK * kBytes) % 32 == 0, "A fragment alignment");
-  static_assert((kWK * kLdB * kBytes) % 32 == 0 && (16 * kBytes) % 32 == 0, "B fragment alignment");
-  static_assert((kLdA * kBytes) % 16 == 0 && (kLdB * kBytes) % 16 == 0, "cp.async row alignment");
+  // A fragment starts at row 16 * i, column kWK * s; B at row kWK * s, column 16 * j; ldmatrix
+  // rows start there or 16 bytes further.
+  static_assert((kLdA * kBytes) % 16 == 0 && (kWK * kBytes) % 16 == 0, "A ldmatrix rows");
+  static_assert((kLdB * kBytes) % 16 == 0 && (16 * kBytes) % 16 == 0, "B ldmatrix rows");
   static_assert((kStageA * kBytes) % 128 == 0 && (kStageB * kBytes) % 128 == 0, "stage alignment");
-  static_assert((16 * kStageLd * 4) % 32 == 0, "epilogue staging alignment");
+  static_assert(kBytes != 4 || (kLdB % 32) == 8, "TF32 B reads: rows 8 banks apart");
+  static_assert((16 * kStageLd * 4) % 16 == 0, "epilogue staging alignment");
   // Element offsets of a fragment's first element inside one stage.
   SR_HD static int a_frag(int warp, int fi, int kk) {
     return (warp_row0(warp) + fi * 16) * kLdA + kk;

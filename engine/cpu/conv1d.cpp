@@ -11,6 +11,7 @@
 
 #include "cpu/conv1d_fft.h"
 #include "cpu/cpu_ops.h"
+#include "sr/backend.h"
 #include "sr/error.h"
 
 namespace sr::cpu {
@@ -76,10 +77,14 @@ void conv1d_gemm(const float* x, int64_t ldx, const float* w, const float* bias,
                  int64_t ldy, int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
                  int64_t dilation) {
   // Each thread owns a contiguous range of the B*L output rows and runs every tap's GEMM on it
-  // with a single-threaded BLAS: one thread pool, one barrier per convolution, and the rows stay
-  // in the thread's cache across the K accumulations.
+  // (OpenBLAS's OpenMP build runs a GEMM called inside a parallel region on its caller's thread):
+  // one thread pool, one barrier per convolution, and the rows stay in the thread's cache across
+  // the K accumulations.
+  // With OpenBLAS's own pthread pool (clang builds) concurrent calls would queue on its lock:
+  // there one thread walks all rows and OpenBLAS threads each GEMM, as before.
+  static const bool shared_pool = cpu_blas_uses_openmp();
   const int64_t M = B * L;
-#pragma omp parallel
+#pragma omp parallel if (shared_pool)
   {
     const int64_t threads = omp_get_num_threads(), me = omp_get_thread_num();
     const int64_t r0 = M * me / threads, r1 = M * (me + 1) / threads;

@@ -3,9 +3,14 @@
 // k V - P. For each such segment s and channel pair, circular cross-correlation with the dilated
 // kernel h[m] (= w[j] at m = dilation j) gives
 //   c[n] = sum_m h[m] s[(n + m) mod N],  C(f) = S(f) conj(H(f)),
-// and for n < V no index wraps, so c[n] = y[k V + n] - bias. All segments of a chunk are
-// transformed together; per bin f, Y_f (segments x Cout) = X_f (segments x Cin) . conj(H)_f
-// (Cin x Cout) is one cgemm, with FFTW's 1/N folded into alpha.
+// and for n < V no index wraps, so c[n] = y[k V + n] - bias. Per bin f,
+// Y_f (segments x Cout) = X_f (segments x Cin) . conj(H)_f (Cin x Cout) is one cgemm, with FFTW's
+// 1/N folded into alpha.
+//
+// Memory stays bounded whatever the layer: segments go in groups whose spectra fit a budget, and
+// the weight spectra are made for a few bins at a time, right before their cgemms, from the K taps
+// (one small GEMM with a cos/sin table; ~N / (B L) of the direct convolution's arithmetic), so
+// nothing the size of F x Cin x Cout is ever held.
 #include "cpu/conv1d_fft.h"
 
 #include <cblas.h>
@@ -21,34 +26,75 @@
 #include <vector>
 
 #include "core/power_spectrum.h"  // fftw_planner_mutex: one lock for every FFTW planner call
+#include "sr/backend.h"
 #include "sr/error.h"
 
 namespace sr::cpu {
 namespace {
 
+// Budgets: the spectra of one segment group (inputs and outputs), and one chunk of weight
+// spectra. A bigger chunk makes the spectra GEMM less thin (2 x bins rows) and reads the taps
+// fewer times: 64 MB took the default TFiLM's up.1 from 0.89 s (16 MB) to 0.48 s at batch 4.
+// Tests shrink both to reach several groups and chunks on small shapes.
+double g_group_bytes = 48.0 * (1 << 20);
+double g_weight_chunk_bytes = 64.0 * (1 << 20);
+
 struct Geometry {
-  int64_t span, pad, n, bins, valid;
+  int64_t span = 0, pad = 0, n = 0, bins = 0, valid = 0;
+  int64_t segments = 0;   // B * blocks
+  int64_t group = 0;      // segments transformed together
+  int64_t bin_chunk = 0;  // bins whose weight spectra are made at once
+  double seconds = 0;     // the cost model's estimate
 };
 
-Geometry geometry(int64_t L, int64_t K, int64_t dilation) {
+// Seconds on one core of the reference machine (EPYC, AVX2; docs/BENCHMARKS.md): per-tap GEMMs at
+// ~80 GFLOP/s; the per-bin cgemms at ~40; the weight-spectra GEMM at ~30 GFLOP/s plus reading the
+// taps (K Cin Cout floats) once per bin chunk at ~10 GB/s; the transforms with their fills at
+// ~2.5 N log2 N flops per row at 3 GFLOP/s plus ~3 ns per sample.
+double direct_seconds(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K) {
+  return 2.0 * B * L * static_cast<double>(Cin) * Cout * K / 80e9;
+}
+
+Geometry geometry(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation,
+                  int64_t n) {
   Geometry g;
   g.span = dilation * (K - 1) + 1;
   g.pad = dilation * (K - 1) / 2;
-  // Blocks of 4x the span keep 3/4 of each transform as output; no longer than the whole signal
-  // plus its padding needs.
-  int64_t n = 64;
-  while (n < 4 * g.span) n *= 2;
-  while (n / 2 >= L + g.span - 1 && n / 2 >= 2 * g.span) n /= 2;
   g.n = n;
   g.bins = n / 2 + 1;
   g.valid = n - g.span + 1;
+  g.segments = B * ((L + g.valid - 1) / g.valid);
+  const double per_segment = 8.0 * g.bins * static_cast<double>(Cin + Cout);
+  g.group = std::max<int64_t>(1, std::min<int64_t>(g.segments, g_group_bytes / per_segment));
+  const double pairs = static_cast<double>(Cin) * Cout;
+  g.bin_chunk =
+      std::max<int64_t>(1, std::min<int64_t>(g.bins, g_weight_chunk_bytes / (16.0 * pairs)));
+  const double F = static_cast<double>(g.bins), S = static_cast<double>(g.segments);
+  const double groups = std::ceil(S / g.group), chunks = std::ceil(F / g.bin_chunk);
+  const double mixing = 8.0 * S * F * pairs / 40e9;
+  const double weights = groups * (4.0 * F * K * pairs / 30e9 + chunks * 4.0 * K * pairs / 10e9);
+  const double transforms =
+      S * (Cin + Cout) * n * (2.5 * std::log2(static_cast<double>(n)) / 3e9 + 3e-9);
+  g.seconds = mixing + weights + transforms;
   return g;
 }
 
-// Segments transformed together: bounded so the spectra of one chunk stay a few MB.
-int64_t chunk_segments(const Geometry& g, int64_t Cin, int64_t Cout, int64_t segments) {
-  const int64_t per_segment = g.bins * std::max(Cin, Cout) * 8;  // bytes of complex spectra
-  return std::max<int64_t>(1, std::min(segments, (int64_t{8} << 20) / per_segment));
+// The cheapest transform size: from the smallest power of two with half its length as output up
+// to the one that holds the whole padded signal.
+Geometry best_geometry(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
+                       int64_t dilation) {
+  const int64_t span = dilation * (K - 1) + 1;
+  int64_t n = 16;
+  while (n < 2 * span) n *= 2;
+  Geometry best = geometry(B, L, Cin, Cout, K, dilation, n);
+  // Stop once one block holds the whole padded signal: longer transforms only add zeros.
+  for (int64_t last = n; last < L + span - 1 && n < 16384;) {
+    n *= 2;
+    last = n;
+    const Geometry g = geometry(B, L, Cin, Cout, K, dilation, n);
+    if (g.seconds < best.seconds) best = g;
+  }
+  return best;
 }
 
 struct FftwFree {
@@ -64,15 +110,15 @@ FftwBuffer<T> fftw_buffer(int64_t count) {
   return FftwBuffer<T>(p);
 }
 
-// Buffers and plans for one (geometry, channels, chunk) shape; plans execute on these buffers.
+// Buffers and plans for one (geometry, channels) shape; plans execute on these buffers.
 struct Workspace {
   Geometry g{};
-  int64_t Cin = 0, Cout = 0, G = 0;
-  FftwBuffer<float> in, out;   // [g][ci][n], [g][co][n]: one contiguous transform per row
-  std::vector<float> dft;      // (2F x K): rows f: cos(2 pi f d j / N), rows F + f: sin(...)
-  std::vector<float> w_split;  // (2F x Cin Cout): the real, then the imaginary parts
-  FftwBuffer<fftwf_complex> x_rows, y_rows;          // [g][ci][f], [g][co][f] (FFTW's side)
-  FftwBuffer<fftwf_complex> x_spec, y_spec, w_spec;  // [f][g][ci], [f][g][co], [f][ci][co]
+  int64_t Cin = 0, Cout = 0;
+  FftwBuffer<float> in, out;                 // [s][ci][n], [s][co][n]: one transform per row
+  FftwBuffer<fftwf_complex> x_spec, y_spec;  // [f][s][ci], [f][s][co]: FFTW writes/reads these
+  std::vector<float> dft;                    // (2F x K): row 2f cos(2 pi f d j / N), 2f+1 sin(...)
+  std::vector<float> w_split;                // (2 chunk x Cin Cout): real and imaginary rows
+  FftwBuffer<fftwf_complex> w_spec;          // [f - f0][ci][co]: one chunk of conj(H)
   fftwf_plan forward_x = nullptr, inverse_y = nullptr;
 
   ~Workspace() {
@@ -82,118 +128,77 @@ struct Workspace {
   }
 };
 
-// dst[c][r] = src[r][c] for a rows x cols complex matrix, in cache-sized tiles.
-void transpose(const fftwf_complex* src, int64_t rows, int64_t cols, fftwf_complex* dst) {
-  constexpr int64_t kTile = 32;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t r0 = 0; r0 < rows; r0 += kTile)
-    for (int64_t c0 = 0; c0 < cols; c0 += kTile)
-      for (int64_t c = c0; c < std::min(cols, c0 + kTile); ++c)
-        for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r) {
-          dst[c * rows + r][0] = src[r * cols + c][0];
-          dst[c * rows + r][1] = src[r * cols + c][1];
-        }
-}
-
-std::unique_ptr<Workspace> make_workspace(const Geometry& g, int64_t Cin, int64_t Cout, int64_t G,
-                                          int64_t K, int64_t dilation) {
+std::unique_ptr<Workspace> make_workspace(const Geometry& g, int64_t Cin, int64_t Cout, int64_t K,
+                                          int64_t dilation) {
   auto ws = std::make_unique<Workspace>();
   ws->g = g;
   ws->Cin = Cin;
   ws->Cout = Cout;
-  ws->G = G;
-  const int64_t N = g.n, F = g.bins;
-  ws->in = fftw_buffer<float>(G * N * Cin);
-  ws->out = fftw_buffer<float>(G * N * Cout);
+  const int64_t N = g.n, F = g.bins, G = g.group, pairs = Cin * Cout;
+  ws->in = fftw_buffer<float>(G * Cin * N);
+  ws->out = fftw_buffer<float>(G * Cout * N);
+  ws->x_spec = fftw_buffer<fftwf_complex>(F * G * Cin);
+  ws->y_spec = fftw_buffer<fftwf_complex>(F * G * Cout);
   ws->dft.resize(static_cast<size_t>(2 * F * K));
   for (int64_t f = 0; f < F; ++f)
     for (int64_t j = 0; j < K; ++j) {
       // The phase in double and reduced mod N first: f d j reaches 10^5.
       const double theta = 2.0 * M_PI * static_cast<double>((f * dilation * j) % N) / N;
-      ws->dft[f * K + j] = static_cast<float>(std::cos(theta));
-      ws->dft[(F + f) * K + j] = static_cast<float>(std::sin(theta));
+      ws->dft[(2 * f) * K + j] = static_cast<float>(std::cos(theta));
+      ws->dft[(2 * f + 1) * K + j] = static_cast<float>(std::sin(theta));
     }
-  ws->w_split.resize(static_cast<size_t>(2 * F * Cin * Cout));
-  ws->x_rows = fftw_buffer<fftwf_complex>(F * G * Cin);
-  ws->y_rows = fftw_buffer<fftwf_complex>(F * G * Cout);
-  ws->x_spec = fftw_buffer<fftwf_complex>(F * G * Cin);
-  ws->y_spec = fftw_buffer<fftwf_complex>(F * G * Cout);
-  ws->w_spec = fftw_buffer<fftwf_complex>(F * Cin * Cout);
+  ws->w_split.resize(static_cast<size_t>(2 * g.bin_chunk * pairs));
+  ws->w_spec = fftw_buffer<fftwf_complex>(g.bin_chunk * pairs);
   std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-  {  // in[g][ci][n] -> x_rows[g][ci][f]
-    const int n = static_cast<int>(N);
-    ws->forward_x =
-        fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(G * Cin), ws->in.get(), nullptr, 1, n,
-                                ws->x_rows.get(), nullptr, 1, static_cast<int>(F), FFTW_ESTIMATE);
-    // y_rows[g][co][f] -> out[g][co][n]
-    ws->inverse_y =
-        fftwf_plan_many_dft_c2r(1, &n, static_cast<int>(G * Cout), ws->y_rows.get(), nullptr, 1,
-                                static_cast<int>(F), ws->out.get(), nullptr, 1, n, FFTW_ESTIMATE);
-  }
+  const int n = static_cast<int>(N);
+  // in[s][ci][n] -> x_spec[f][s][ci]: row r = s Cin + ci lands at f G Cin + r.
+  ws->forward_x = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(G * Cin), ws->in.get(), nullptr,
+                                          1, n, ws->x_spec.get(), nullptr,
+                                          static_cast<int>(G * Cin), 1, FFTW_ESTIMATE);
+  // y_spec[f][s][co] -> out[s][co][n]
+  ws->inverse_y = fftwf_plan_many_dft_c2r(1, &n, static_cast<int>(G * Cout), ws->y_spec.get(),
+                                          nullptr, static_cast<int>(G * Cout), 1, ws->out.get(),
+                                          nullptr, 1, n, FFTW_ESTIMATE);
   SR_CHECK(ws->forward_x && ws->inverse_y, "conv1d_fft: FFTW planning failed");
   return ws;
 }
 
 // One workspace per shape and thread (buffers are written during a call).
-Workspace& workspace(const Geometry& g, int64_t Cin, int64_t Cout, int64_t G, int64_t K,
-                     int64_t dilation) {
+Workspace& workspace(const Geometry& g, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation) {
   using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
   thread_local std::map<Key, std::unique_ptr<Workspace>> cache;
-  auto& slot = cache[{g.n, Cin, Cout, G, K, dilation}];
-  if (!slot) slot = make_workspace(g, Cin, Cout, G, K, dilation);
+  auto& slot = cache[{g.n, Cin, Cout, g.group, K, dilation}];
+  if (!slot) slot = make_workspace(g, Cin, Cout, K, dilation);
   return *slot;
 }
 
 }  // namespace
 
+void conv1d_fft_set_budgets(double group_bytes, double weight_chunk_bytes) {
+  g_group_bytes = group_bytes > 0 ? group_bytes : 48.0 * (1 << 20);
+  g_weight_chunk_bytes = weight_chunk_bytes > 0 ? weight_chunk_bytes : 64.0 * (1 << 20);
+}
+
 bool conv1d_fft_pays(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation) {
   if (K < 9 || Cin < 8 || Cout < 8 || L < 64) return false;
-  const Geometry g = geometry(L, K, dilation);
-  const double pairs = static_cast<double>(Cin) * Cout, F = static_cast<double>(g.bins);
-  // The conjugated weight spectra are F x Cin x Cout complex: the default TFiLM's up layers
-  // would need 0.5-1 GB, so layers above 128 MB stay on the GEMMs.
-  if (8.0 * F * pairs > 128.0 * (1 << 20)) return false;
-  const double segments = static_cast<double>(B) * std::ceil(static_cast<double>(L) / g.valid);
-  // Seconds on one core of the reference machine (EPYC, AVX2; docs/BENCHMARKS.md), measured on
-  // the bundled and default TFiLM layers: per-tap GEMMs at ~55 GFLOP/s, the per-bin cgemms at
-  // ~40, the weight spectra at ~20 GFLOP/s or 3 GB/s (24 bytes per bin and channel pair,
-  // whichever is slower), the transforms with their fills and transposes at ~10 ns per sample.
-  const double direct = 2.0 * B * L * pairs * K / 55e9;
-  const double mixing = 8.0 * segments * F * pairs / 40e9;
-  const double weights = std::max(4.0 * F * K * pairs / 20e9, 24.0 * F * pairs / 3e9);
-  const double transforms =
-      segments * (Cin + Cout) * g.n * (2.5 * std::log2(static_cast<double>(g.n)) / 3e9 + 3e-9);
-  return 1.2 * (mixing + weights + transforms) < direct;
+  const Geometry g = best_geometry(B, L, Cin, Cout, K, dilation);
+  return 1.2 * g.seconds < direct_seconds(B, L, Cin, Cout, K);
 }
 
 void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, float* y,
                 int64_t ldy, int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
                 int64_t dilation) {
   SR_CHECK(K % 2 == 1, "conv1d_fft: odd kernels only");
-  const Geometry g = geometry(L, K, dilation);
-  const int64_t N = g.n, F = g.bins, V = g.valid;
-  const int64_t blocks = (L + V - 1) / V, segments = B * blocks;
-  const int64_t G = chunk_segments(g, Cin, Cout, segments);
-  Workspace& ws = workspace(g, Cin, Cout, G, K, dilation);
-
-  // Conjugated weight spectra (cross-correlation), straight from the K taps as one GEMM:
-  // conj(H)[f] = sum_j w[j] (cos + i sin)(2 pi f dilation j / N), then interleaved for cgemm.
-  const int64_t pairs = Cin * Cout;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(2 * F),
-              static_cast<int>(pairs), static_cast<int>(K), 1.0f, ws.dft.data(),
-              static_cast<int>(K), w, static_cast<int>(pairs), 0.0f, ws.w_split.data(),
-              static_cast<int>(pairs));
-#pragma omp parallel for schedule(static)
-  for (int64_t f = 0; f < F; ++f) {
-    const float* re = ws.w_split.data() + f * pairs;
-    const float* im = ws.w_split.data() + (F + f) * pairs;
-    fftwf_complex* dst = ws.w_spec.get() + f * pairs;
-    for (int64_t i = 0; i < pairs; ++i) dst[i][0] = re[i], dst[i][1] = im[i];
-  }
-
+  const Geometry g = best_geometry(B, L, Cin, Cout, K, dilation);
+  const int64_t N = g.n, F = g.bins, V = g.valid, G = g.group, pairs = Cin * Cout;
+  const int64_t blocks = (L + V - 1) / V;
+  Workspace& ws = workspace(g, Cin, Cout, K, dilation);
+  // Per-bin cgemms on separate threads need OpenBLAS's OpenMP build (conv1d.cpp, conv1d_gemm).
+  static const bool shared_pool = cpu_blas_uses_openmp();
   const std::complex<float> alpha(1.0f / static_cast<float>(N), 0.0f), beta(0.0f, 0.0f);
-  for (int64_t first = 0; first < segments; first += G) {
-    const int64_t used = std::min(G, segments - first);
+
+  for (int64_t first = 0; first < g.segments; first += G) {
+    const int64_t used = std::min(G, g.segments - first);
     float* in = ws.in.get();
 #pragma omp parallel for schedule(static)
     for (int64_t s = 0; s < G; ++s) {
@@ -211,15 +216,38 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
       }
     }
     fftwf_execute(ws.forward_x);
-    transpose(ws.x_rows.get(), G * Cin, F, ws.x_spec.get());
-    for (int64_t f = 0; f < F; ++f)
-      cblas_cgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(used),
-                  static_cast<int>(Cout), static_cast<int>(Cin), &alpha,
-                  ws.x_spec.get() + f * G * Cin, static_cast<int>(Cin),
-                  ws.w_spec.get() + f * Cin * Cout, static_cast<int>(Cout), &beta,
-                  ws.y_spec.get() + f * G * Cout, static_cast<int>(Cout));
-    transpose(ws.y_spec.get(), F, G * Cout, ws.y_rows.get());
+
+    for (int64_t f0 = 0; f0 < F; f0 += g.bin_chunk) {
+      const int64_t bins = std::min(g.bin_chunk, F - f0);
+      // conj(H)[f] = sum_j w[j] (cos + i sin)(2 pi f dilation j / N) for the chunk's bins, as
+      // one GEMM from the K taps, then interleaved for cgemm.
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(2 * bins),
+                  static_cast<int>(pairs), static_cast<int>(K), 1.0f, ws.dft.data() + 2 * f0 * K,
+                  static_cast<int>(K), w, static_cast<int>(pairs), 0.0f, ws.w_split.data(),
+                  static_cast<int>(pairs));
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < bins; ++i) {
+        const float* re = ws.w_split.data() + (2 * i) * pairs;
+        const float* im = re + pairs;
+        fftwf_complex* dst = ws.w_spec.get() + i * pairs;
+        for (int64_t p = 0; p < pairs; ++p) dst[p][0] = re[p], dst[p][1] = im[p];
+      }
+#pragma omp parallel for schedule(dynamic) if (shared_pool)
+      for (int64_t i = 0; i < bins; ++i)
+        cblas_cgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(used),
+                    static_cast<int>(Cout), static_cast<int>(Cin), &alpha,
+                    ws.x_spec.get() + (f0 + i) * G * Cin, static_cast<int>(Cin),
+                    ws.w_spec.get() + i * pairs, static_cast<int>(Cout), &beta,
+                    ws.y_spec.get() + (f0 + i) * G * Cout, static_cast<int>(Cout));
+    }
+    if (used < G)  // rows of unused segments: keep the inverse transform finite
+#pragma omp parallel for schedule(static)
+      for (int64_t f = 0; f < F; ++f) {
+        fftwf_complex* row = ws.y_spec.get() + (f * G + used) * Cout;
+        std::fill(&row[0][0], &row[0][0] + 2 * (G - used) * Cout, 0.0f);
+      }
     fftwf_execute(ws.inverse_y);
+
     const float* out = ws.out.get();
 #pragma omp parallel for schedule(static)
     for (int64_t s = 0; s < used; ++s) {

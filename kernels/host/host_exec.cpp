@@ -59,12 +59,13 @@ class Barrier {
   std::atomic<uint32_t> generation_{0};
 };
 
-// Shuffle slots come in two sets used alternately: exchange k + 2 (same set as k) starts only
-// after every lane has passed exchange k + 1's barrier, hence finished reading k: one barrier per
-// exchange.
+// Exchange slots come in two sets used alternately (by shuffles and warp_share alike): exchange
+// k + 2 (same set as k) starts only after every lane has passed exchange k + 1's barrier, hence
+// finished reading k: one barrier per exchange.
 struct Warp {
   Barrier barrier;
   uint64_t slots[2][32] = {};
+  uint32_t wide[2][32 * kShareWords] = {};
 };
 
 // The block being run: its barrier, its warps and its dynamic shared memory.
@@ -188,12 +189,25 @@ unsigned char* dynamic_shared() {
   return t_block->shared;
 }
 
+size_t dynamic_shared_bytes() {
+  return t_block->shared_bytes;
+}
+
 uint64_t warp_exchange(uint64_t v, int src) {
   uint64_t* slots = t_warp->slots[t_slot_set];
   t_slot_set ^= 1;
   slots[t_lane] = v;
   t_warp->barrier.wait();
   return slots[src];
+}
+
+const uint32_t* warp_share(const uint32_t* words, int n) {
+  if (n > kShareWords) std::abort();
+  uint32_t* table = t_warp->wide[t_slot_set];
+  t_slot_set ^= 1;
+  std::memcpy(table + t_lane * kShareWords, words, n * sizeof(uint32_t));
+  t_warp->barrier.wait();
+  return table;
 }
 
 void set_max_dynamic_shared(const void* kernel, int bytes) {

@@ -8,17 +8,21 @@
 //   __shared__ arrays are function statics (one block at a time shares them); dynamic shared
 //   memory (SR_DYNAMIC_SHARED) is a buffer of exactly the launch's size, filled with 0xFF bytes
 //   (NaN as float and as bf16) before every block, so an unwritten read shows.
-// - __syncthreads is a barrier of the block's threads that have not returned; __syncwarp, shuffles
-//   and votes are barriers of the warp's 32 lanes with exchange slots. Nothing else synchronises:
-//   the WMMA emulation (mma.h) has no implicit barrier, so a missing __syncwarp is a race. (Being
-//   barriers, shuffles also order memory here, which the device does not promise: a __syncwarp
-//   missing right after a shuffle goes unseen.)
+// - __syncthreads is a barrier of the block's threads that have not returned; __syncwarp, shuffles,
+//   votes, ldmatrix and mma.sync are barriers of the warp's 32 lanes with exchange slots. Nothing
+//   else synchronises, so a missing __syncwarp between plain shared-memory stores and another
+//   lane's loads is a race. (Being barriers, the warp-collective instructions also order memory
+//   here, which the device does not promise: a __syncwarp missing right after one goes unseen.)
 // - Blocks run one at a time, except in a cooperative launch (SR_LAUNCH_COOPERATIVE), whose blocks
 //   all run at once, each with its own barriers and dynamic shared memory, and meet at
 //   cooperative_groups::this_grid().sync(). Static __shared__ arrays would be one for all blocks
 //   there: cooperative kernels keep their shared memory in SR_DYNAMIC_SHARED. No clusters yet.
 // - cp.async (cp_async16 / commit / wait_group) copies nothing at issue: the destination is
 //   poisoned at once and the copy happens when the issuing thread's wait_group retires its group.
+// - ldmatrix and mma.sync (warp_matrix.cpp) are warp-collective, as on the device: the 32 lanes
+//   meet once per instruction and exchange row addresses (ldmatrix) or fragment registers
+//   (mma.sync), and each lane then assembles its own registers by the PTX ISA's per-lane fragment
+//   layouts. ldmatrix reads the block's dynamic shared memory only, at 16-byte aligned rows.
 // - A launch checks its configuration (block size, shared memory against the opt-in set with
 //   cudaFuncSetAttribute) and reports errors through cudaGetLastError, as a device does.
 // Hooks in the kernel sources: launches are SR_LAUNCH(kernel, grid, block, smem, stream)(args...)
@@ -82,8 +86,14 @@ void sync_block();
 void sync_warp();
 void sync_grid();  // cooperative launches only
 unsigned char* dynamic_shared();
+size_t dynamic_shared_bytes();
 // A shuffle: writes v to this lane's exchange slot, meets the warp, returns lane `src`'s value.
 uint64_t warp_exchange(uint64_t v, int src);
+// A wider exchange: writes this lane's n <= kShareWords words, meets the warp, and returns the
+// warp's table (lane l's words at [l * kShareWords]), valid until this lane's second exchange
+// from now.
+constexpr int kShareWords = 32;
+const uint32_t* warp_share(const uint32_t* words, int n);
 
 // Runs body() once per CUDA thread of every block of the grid, a block at a time, or all blocks at
 // once when `cooperative` (see the file comment). Returns false (and sets the error
@@ -98,6 +108,21 @@ int take_last_error();  // cudaError_t as int; resets to success
 void cp_async16(void* smem, const void* gmem, bool valid);
 void cp_async_commit();
 void cp_async_wait(int newest_pending_allowed);
+
+// Warp matrix instructions (warp_matrix.cpp), every lane of the warp taking part:
+// `count` ldmatrix.sync.aligned.m8n8.x{num}[.trans].shared.b16 at one meeting, instruction c with
+// this lane's row address rows[c] (lane 8 i + r gives row r of matrix i; lanes >= 8 num are
+// ignored): r[c * num + i] = matrix i's word (lane / 4, lane % 4), or under .trans its 16-bit
+// elements (2 (lane % 4) + h, lane / 4), h = 0, 1 (2 count <= kShareWords).
+void ldmatrix(uint32_t* r, int num, const void* const* rows, int count, bool trans);
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 (.m16n8k16 ... .bf16.bf16 ...) for each
+// tile (i, j) of an m_tiles x n_tiles grid, all at one meeting (m_tiles * 4 + n_tiles * 2 <=
+// kShareWords): d[i][j][0..3] += a[i][0..3] * b[j][0..1] on this lane's fragment registers.
+void mma_m16n8k8_tf32(float* d, const uint32_t* a, const uint32_t* b, int m_tiles, int n_tiles);
+void mma_m16n8k16_bf16(float* d, const uint32_t* a, const uint32_t* b, int m_tiles, int n_tiles);
+// cvt.rna.tf32.f32: v to 10 mantissa bits, to nearest with ties away from zero; the result is a
+// float with the low 13 bits clear (NaN and infinity unchanged).
+uint32_t cvt_rna_tf32(float v);
 
 template <typename T>
 T* dynamic_shared_as() {
@@ -229,6 +254,16 @@ T __ldg(const T* p) {
 inline float __fadd_rn(float a, float b) {
   volatile float s = a + b;  // never contracted into an fma
   return s;
+}
+inline float __uint_as_float(unsigned u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline unsigned __float_as_uint(float f) {
+  unsigned u;
+  std::memcpy(&u, &f, 4);
+  return u;
 }
 inline float __fmul_rn(float a, float b) {
   volatile float p = a * b;

@@ -4,8 +4,9 @@
 // written exactly once per k-tile, the fragments are read back at the kernels' fragment offsets and
 // multiplied in double, the epilogue's (warp, fragment, lane, element) -> (m, n) map must cover
 // every output exactly once, and the result must equal a direct float64 convolution. What this
-// cannot check is the hardware itself (WMMA fragment semantics, cp.async, barriers): those are
-// the GPU tests' job (test_gpu_conv.cpp).
+// cannot check is the hardware itself (ldmatrix/mma.sync fragment semantics, cp.async, barriers):
+// the host execution runs the kernels with emulated ones (tests/kernels_host), the GPU tests with
+// the real ones (test_gpu_conv.cpp).
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -119,7 +120,7 @@ std::vector<double> emulate_mma(const ConvGeometry& g, const std::vector<float>&
           for (int c = 0; c < S::kLdB; ++c)
             bad += b_writes[r * S::kLdB + c] != (c < mt::kBN ? 1 : 0);
         REQUIRE(bad == 0);
-        // Fragment products at the kernel's fragment offsets (WMMA row-major, leading dim kLd).
+        // Fragment products at the kernel's fragment offsets (16 x 16 blocks, leading dim kLd).
         for (int warp = 0; warp < mt::kThreads / 32; ++warp)
           for (int kk = 0; kk < mt::kBK; kk += S::kWK)
             for (int fi = 0; fi < 4; ++fi)

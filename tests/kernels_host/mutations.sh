@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Mutation check of the host execution: injects bugs into the kernels (one at a time, into a copy
-# of the kernel file) -- the six a review injected into kernels/conv1d_mma.cu, and nine more into
+# of the kernel file) -- the six a review injected into kernels/conv1d_mma.cu (the TF32 rounding
+# one now on the ldmatrix-loaded A), four into its ldmatrix/mma.sync fragments (a wrong lane row
+# address, a missing .trans, swapped fragment registers in BF16 and in TF32), and nine more into
 # the exact FP32 tiles, the thin kernel, the LSTM step and persistent kernels, attention, layer
 # norm, the dense bias and a layout kernel -- rebuilds the host-executed test against the mutant
 # and requires the mutated kernel's cases to fail for the expected reason:
@@ -106,8 +108,21 @@ mma="conv1d_mma.cu [mutation]"
   mutate $mma "next k-tile loaded into the wrong stage" comparison \
     'load_tile(kt_begin + next, next % mt::kStages);' \
     'load_tile(kt_begin + next, (next + 1) % mt::kStages);'
-  mutate $mma "TF32 rounding removed" comparison \
-    'f.x[t] = wmma::__float_to_tf32(f.x[t]);' 'f.x[t] = f.x[t];'
+  mutate $mma "TF32 rounding of A removed" comparison \
+    'a[f][i] = tf32_rna(__uint_as_float(a[f][i]));' 'a[f][i] = a[f][i];'
+  mutate $mma "ldmatrix: lanes 8-15 give rows 0-7" comparison \
+    'ldmatrix_x4<false>(a, tile + (lane % 16) * ld + (lane / 16) * 4, 16 * ld);' \
+    'ldmatrix_x4<false>(a, tile + (lane % 8) * ld + (lane / 16) * 4, 16 * ld);'
+  mutate $mma "BF16 B: ldmatrix without .trans" comparison \
+    'ldmatrix_x4<true>(r,' 'ldmatrix_x4<false>(r,'
+  mutate $mma "BF16 B: fragment registers 1 and 2 swapped" comparison \
+    'b[2 * jj][1] = r[jj][1];
+      b[2 * jj + 1][0] = r[jj][2];' 'b[2 * jj][1] = r[jj][2];
+      b[2 * jj + 1][0] = r[jj][1];'
+  mutate $mma "TF32 B: fragment registers swapped" comparison \
+    'b[j][0] = tf32_rna(p[8 * j]);
+      b[j][1] = tf32_rna(p[4 * ld + 8 * j]);' 'b[j][1] = tf32_rna(p[8 * j]);
+      b[j][0] = tf32_rna(p[4 * ld + 8 * j]);'
   mutate $mma "__syncthreads of the pipeline removed" tsan \
     '    __syncthreads();                   // everyone' '    // everyone'
   mutate $mma "__syncwarp after the staging store removed" tsan \

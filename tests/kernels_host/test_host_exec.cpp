@@ -1,10 +1,11 @@
-// The host execution's model itself (kernels/host/host_exec.h, include/mma.h), on small kernels
+// The host execution's model itself (kernels/host/host_exec.h, warp_matrix.cpp), on small kernels
 // written here: launch indices, barriers with returned threads, shuffles and votes, atomics,
-// dynamic shared memory and its opt-in, cp.async's deferred copies, cooperative launches, and the
-// WMMA emulation's arithmetic.
+// dynamic shared memory and its opt-in, cp.async's deferred copies, cooperative launches, and
+// ldmatrix's and mma.sync's fragment layouts and arithmetic (against the PTX ISA's per-lane
+// layouts, written here in the ISA's direction: which element a lane's register holds).
 #include <cooperative_groups.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
-#include <mma.h>
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -62,29 +63,59 @@ __global__ void cp_async_kernel(const float* src, float* before, float* after) {
   std::memcpy(after, s, sizeof(s));
 }
 
-// One warp: d (16 x 16) = a (16 x 8, row-major) * b (8 x 16), TF32, rounded or not.
-__global__ void wmma_kernel(const float* a, const float* b, float* d, bool round) {
-  using namespace nvcuda;
-  __shared__ __align__(32) float sa[16 * 8], sb[8 * 16], sd[16 * 16];
-  for (int i = threadIdx.x; i < 128; i += 32) {
-    sa[i] = a[i];
-    sb[i] = b[i];
+// One warp: ldmatrix .x`num` (.trans when `trans`) of matrices whose 8 rows lie 40 bytes + 8
+// bytes apart at scattered places of dynamic shared memory; element (i, r, c) of matrix i is
+// 1000 i + 10 r + c. Lanes past 8 num pass a null address, which ldmatrix must not read.
+__global__ void ldmatrix_kernel(int num, bool trans, uint32_t* out) {
+  SR_DYNAMIC_SHARED(uint16_t, s);
+  const int lane = threadIdx.x;
+  auto row_at = [](int i, int r) { return 512 * i + 24 * r + 8 * (r % 2); };  // 16-byte aligned
+  for (int e = lane; e < 4 * 64; e += 32) {
+    const int i = e / 64, r = e / 8 % 8, c = e % 8;
+    s[row_at(i, r) + c] = static_cast<uint16_t>(1000 * i + 10 * r + c);
   }
   __syncwarp();
-  wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
-  wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
-  wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc;
-  wmma::fill_fragment(acc, 0.0f);
-  wmma::load_matrix_sync(fa, sa, 8);
-  wmma::load_matrix_sync(fb, sb, 16);
-  if (round) {
-    for (int t = 0; t < fa.num_elements; ++t) fa.x[t] = wmma::__float_to_tf32(fa.x[t]);
-    for (int t = 0; t < fb.num_elements; ++t) fb.x[t] = wmma::__float_to_tf32(fb.x[t]);
+  const uint16_t* row = lane < 8 * num ? s + row_at(lane / 8, lane % 8) : nullptr;
+  uint32_t r[4] = {0, 0, 0, 0};
+  const void* rows[1] = {row};
+  sr::host::ldmatrix(r, num, rows, 1, trans);
+  for (int i = 0; i < 4; ++i) out[lane * 4 + i] = r[i];
+}
+
+// One warp: d (16 x 8) = a (16 x K) * b (K x 8) + c with mma.sync, K = 8 (TF32, operands rounded
+// by cvt.rna when `round`) or 16 (BF16, a and b the bf16 bits in the low 16 bits of each word).
+// Fragments filled from the matrices by the PTX ISA's layouts, g = lane / 4, t = lane % 4.
+__global__ void mma_kernel(int K, const uint32_t* a, const uint32_t* b, const float* c, float* d,
+                           bool round) {
+  const int lane = threadIdx.x, g = lane / 4, t = lane % 4;
+  uint32_t fa[4], fb[2];
+  float fc[4];
+  auto tf32 = [&](uint32_t bits) {
+    return round ? sr::host::cvt_rna_tf32(__uint_as_float(bits)) : bits;
+  };
+  auto pair = [](uint32_t lo, uint32_t hi) { return (lo & 0xffffu) | hi << 16; };
+  for (int i = 0; i < 4; ++i) {
+    if (K == 8) {
+      fa[i] = tf32(a[(g + 8 * (i % 2)) * K + t + 4 * (i / 2)]);
+    } else {
+      const int m = g + 8 * (i % 2), k = 2 * t + 8 * (i / 2);
+      fa[i] = pair(a[m * K + k], a[m * K + k + 1]);
+    }
+    fc[i] = c[(g + 8 * (i / 2)) * 8 + 2 * t + i % 2];
   }
-  wmma::mma_sync(acc, fa, fb, acc);
-  wmma::store_matrix_sync(sd, acc, 16, wmma::mem_row_major);
-  __syncwarp();
-  for (int i = threadIdx.x; i < 256; i += 32) d[i] = sd[i];
+  for (int i = 0; i < 2; ++i) {
+    if (K == 8) {
+      fb[i] = tf32(b[(t + 4 * i) * 8 + g]);
+    } else {
+      const int k = 2 * t + 8 * i;
+      fb[i] = pair(b[k * 8 + g], b[(k + 1) * 8 + g]);
+    }
+  }
+  if (K == 8)
+    sr::host::mma_m16n8k8_tf32(fc, fa, fb, 1, 1);
+  else
+    sr::host::mma_m16n8k16_bf16(fc, fa, fb, 1, 1);
+  for (int i = 0; i < 4; ++i) d[(g + 8 * (i / 2)) * 8 + 2 * t + i % 2] = fc[i];
 }
 
 // Cooperative: each block sums its threads' values into partial[block] (through its own dynamic
@@ -196,25 +227,66 @@ TEST_CASE("host execution: a cooperative launch runs every block at once", "[ker
   REQUIRE(cudaGetLastError() == cudaErrorCooperativeLaunchTooLarge);
 }
 
-TEST_CASE("host execution: WMMA multiplies what the tensor core reads", "[kernel_host][exec]") {
-  std::vector<float> a(128), b(128), d(256);
-  for (int i = 0; i < 128; ++i) {
-    a[i] = float(std::sin(1.0 + i)) * 1.37f;  // full 24-bit significands
-    b[i] = float(std::cos(2.0 + i)) * 0.91f;
-  }
+TEST_CASE("host execution: ldmatrix hands each lane its words of every matrix",
+          "[kernel_host][exec]") {
+  for (int num : {1, 2, 4})
+    for (bool trans : {false, true}) {
+      CAPTURE(num, trans);
+      std::vector<uint32_t> out(32 * 4, 0xdeadbeefu);
+      REQUIRE(cudaFuncSetAttribute(ldmatrix_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                   4096) == cudaSuccess);
+      SR_LAUNCH(ldmatrix_kernel, 1, 32, 4096, nullptr)(num, trans, out.data());
+      REQUIRE(cudaGetLastError() == cudaSuccess);
+      for (int lane = 0; lane < 32; ++lane)
+        for (int i = 0; i < 4; ++i) {
+          // The ISA: lane l holds row l / 4, elements 2 (l % 4) and + 1 (.trans: the transpose).
+          const int r = lane / 4, c = 2 * (lane % 4);
+          auto at = [&](int row, int col) { return uint32_t(1000 * i + 10 * row + col); };
+          const uint32_t want = i >= num ? 0
+                                : trans  ? at(c, r) | at(c + 1, r) << 16
+                                         : at(r, c) | at(r, c + 1) << 16;
+          INFO("lane " << lane << " matrix " << i);
+          REQUIRE(out[lane * 4 + i] == want);
+        }
+    }
+}
+
+TEST_CASE("host execution: mma.sync multiplies what the tensor core reads", "[kernel_host][exec]") {
+  // TF32 m16n8k8: rounded, the products of cvt.rna operands; not rounded, the tensor core drops
+  // the low 13 bits (truncation), which is what makes a missing cvt.rna visible.
+  std::vector<uint32_t> a(16 * 16), b(16 * 8);
+  std::vector<float> c(16 * 8), d(16 * 8);
+  for (int i = 0; i < 16 * 8; ++i) c[i] = float(std::sin(3.0 + i));
   for (bool round : {true, false}) {
     CAPTURE(round);
-    SR_LAUNCH(wmma_kernel, 1, 32, 0, nullptr)(a.data(), b.data(), d.data(), round);
-    // Rounded: the products of cvt.rna operands. Not rounded: the tensor core drops the low 13
-    // bits (truncation), which is what makes a missing __float_to_tf32 visible.
-    for (int r = 0; r < 16; ++r)
-      for (int c = 0; c < 16; ++c) {
-        double ref = 0, scale = 0;
+    for (int i = 0; i < 16 * 8; ++i) {
+      a[i] = __float_as_uint(float(std::sin(1.0 + i)) * 1.37f);  // full 24-bit significands
+      b[i] = __float_as_uint(float(std::cos(2.0 + i)) * 0.91f);
+    }
+    SR_LAUNCH(mma_kernel, 1, 32, 0, nullptr)(8, a.data(), b.data(), c.data(), d.data(), round);
+    for (int m = 0; m < 16; ++m)
+      for (int n = 0; n < 8; ++n) {
+        double ref = c[m * 8 + n], scale = std::fabs(ref);
         for (int k = 0; k < 8; ++k) {
-          ref += tf32(a[r * 8 + k], round) * tf32(b[k * 16 + c], round);
-          scale += std::fabs(a[r * 8 + k] * b[k * 16 + c]);
+          const float x = __uint_as_float(a[m * 8 + k]), y = __uint_as_float(b[k * 8 + n]);
+          ref += tf32(x, round) * tf32(y, round);
+          scale += std::fabs(x * y);
         }
-        REQUIRE(std::fabs(d[r * 16 + c] - ref) <= 8 * 6e-8 * scale);  // FP32 sums of 8 terms
+        REQUIRE(std::fabs(d[m * 8 + n] - ref) <= 9 * 6e-8 * scale);  // FP32 sums of 9 terms
       }
   }
+  // BF16 m16n8k16: operands exact, products exact.
+  for (int i = 0; i < 16 * 16; ++i) a[i] = __float2bfloat16_rn(float(std::sin(1.0 + i))).bits;
+  for (int i = 0; i < 16 * 8; ++i) b[i] = __float2bfloat16_rn(float(std::cos(2.0 + i))).bits;
+  SR_LAUNCH(mma_kernel, 1, 32, 0, nullptr)(16, a.data(), b.data(), c.data(), d.data(), false);
+  auto bf = [](uint32_t bits) { return double(__uint_as_float(bits << 16)); };
+  for (int m = 0; m < 16; ++m)
+    for (int n = 0; n < 8; ++n) {
+      double ref = c[m * 8 + n], scale = std::fabs(ref);
+      for (int k = 0; k < 16; ++k) {
+        ref += bf(a[m * 16 + k]) * bf(b[k * 8 + n]);
+        scale += std::fabs(bf(a[m * 16 + k]) * bf(b[k * 8 + n]));
+      }
+      REQUIRE(std::fabs(d[m * 8 + n] - ref) <= 17 * 6e-8 * scale);
+    }
 }

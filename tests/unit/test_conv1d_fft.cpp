@@ -33,6 +33,32 @@ std::vector<double> direct(const Case& c, const std::vector<float>& x, int64_t l
   return y;
 }
 
+// Runs conv1d_fft on fresh random data of case c and compares it with the float64 direct sum.
+void check_case(const Case& c, uint32_t seed) {
+  INFO("B " << c.B << " L " << c.L << " Cin " << c.Cin << " Cout " << c.Cout << " K " << c.K
+            << " dilation " << c.dilation);
+  const int64_t ldx = c.Cin + c.ldx_extra, ldy = c.Cout + c.ldy_extra;
+  const auto x = sr::test::random_vector(static_cast<size_t>(c.B * c.L * ldx), seed);
+  const auto w = sr::test::random_vector(static_cast<size_t>(c.K * c.Cin * c.Cout), seed + 1, 0.2f);
+  const auto bias = sr::test::random_vector(static_cast<size_t>(c.Cout), seed + 2);
+  std::vector<float> y(static_cast<size_t>(c.B * c.L * ldy), std::nanf(""));
+  sr::cpu::conv1d_fft(x.data(), ldx, w.data(), bias.data(), y.data(), ldy, c.B, c.L, c.Cin, c.Cout,
+                      c.K, c.dilation);
+  const std::vector<double> ref = direct(c, x, ldx, w, bias);
+  double err = 0, norm = 0;
+  for (int64_t r = 0; r < c.B * c.L; ++r)
+    for (int64_t co = 0; co < c.Cout; ++co) {
+      const double d = y[r * ldy + co] - ref[r * c.Cout + co];
+      err += d * d;
+      norm += ref[r * c.Cout + co] * ref[r * c.Cout + co];
+    }
+  // float32 transforms of N <= 1024 points and sums over K Cin products: relative rounding
+  // ~1e-7 x sqrt(K Cin) x log2 N stays below 1e-5 for these sizes.
+  REQUIRE(std::sqrt(err / norm) < 1e-5);
+  for (int64_t r = 0; r < c.B * c.L && c.ldy_extra; ++r)  // the gap between rows is untouched
+    REQUIRE(std::isnan(y[r * ldy + c.Cout]));
+}
+
 }  // namespace
 
 TEST_CASE("conv1d_fft matches a float64 direct convolution", "[cpu][conv][fft]") {
@@ -46,34 +72,29 @@ TEST_CASE("conv1d_fft matches a float64 direct convolution", "[cpu][conv][fft]")
   };
   uint32_t seed = 1;
   for (const Case& c : cases) {
-    INFO("B " << c.B << " L " << c.L << " Cin " << c.Cin << " Cout " << c.Cout << " K " << c.K
-              << " dilation " << c.dilation);
-    const int64_t ldx = c.Cin + c.ldx_extra, ldy = c.Cout + c.ldy_extra;
-    const auto x = sr::test::random_vector(static_cast<size_t>(c.B * c.L * ldx), seed++);
-    const auto w = sr::test::random_vector(static_cast<size_t>(c.K * c.Cin * c.Cout), seed++, 0.2f);
-    const auto bias = sr::test::random_vector(static_cast<size_t>(c.Cout), seed++);
-    std::vector<float> y(static_cast<size_t>(c.B * c.L * ldy), std::nanf(""));
-    sr::cpu::conv1d_fft(x.data(), ldx, w.data(), bias.data(), y.data(), ldy, c.B, c.L, c.Cin,
-                        c.Cout, c.K, c.dilation);
-    const std::vector<double> ref = direct(c, x, ldx, w, bias);
-    double err = 0, norm = 0;
-    for (int64_t r = 0; r < c.B * c.L; ++r)
-      for (int64_t co = 0; co < c.Cout; ++co) {
-        const double d = y[r * ldy + co] - ref[r * c.Cout + co];
-        err += d * d;
-        norm += ref[r * c.Cout + co] * ref[r * c.Cout + co];
-      }
-    // float32 transforms of N <= 1024 points and sums over K Cin products: relative rounding
-    // ~1e-7 x sqrt(K Cin) x log2 N stays below 1e-5 for these sizes.
-    REQUIRE(std::sqrt(err / norm) < 1e-5);
-    for (int64_t r = 0; r < c.B * c.L && c.ldy_extra; ++r)  // the gap between rows is untouched
-      REQUIRE(std::isnan(y[r * ldy + c.Cout]));
+    check_case(c, seed);
+    seed += 3;
   }
 }
 
 TEST_CASE("conv1d_fft_pays picks the long kernels of wide enough layers", "[cpu][conv][fft]") {
-  REQUIRE(sr::cpu::conv1d_fft_pays(16, 512, 96, 64, 33, 2));      // bundled up.0 at batch 16
-  REQUIRE(!sr::cpu::conv1d_fft_pays(16, 512, 96, 64, 3, 2));      // short kernel
-  REQUIRE(!sr::cpu::conv1d_fft_pays(16, 2048, 1, 32, 65, 2));     // first layer: Cin = 1
-  REQUIRE(!sr::cpu::conv1d_fft_pays(4, 1024, 1024, 512, 33, 2));  // spectra over 128 MB
+  REQUIRE(sr::cpu::conv1d_fft_pays(16, 512, 96, 64, 33, 2));   // bundled up.0 at batch 16
+  REQUIRE(!sr::cpu::conv1d_fft_pays(16, 512, 96, 64, 3, 2));   // short kernel
+  REQUIRE(!sr::cpu::conv1d_fft_pays(16, 2048, 1, 32, 65, 2));  // first layer: Cin = 1
+  // The default TFiLM's widest long layers: their weight spectra (over 0.5 GB) are never held
+  // whole, so they take the FFT too.
+  REQUIRE(sr::cpu::conv1d_fft_pays(4, 1024, 1024, 512, 33, 2));  // up.1
+  REQUIRE(sr::cpu::conv1d_fft_pays(4, 2048, 512, 256, 65, 2));   // up.0
+}
+
+TEST_CASE("conv1d_fft with tiny budgets: many segment groups and weight-spectra chunks",
+          "[cpu][conv][fft]") {
+  const Case cases[] = {
+      {3, 700, 24, 16, 17, 2, 2, 1},
+      {1, 333, 12, 40, 33, 2, 0, 0},
+  };
+  sr::cpu::conv1d_fft_set_budgets(20000, 30000);  // a few segments per group, a few bins per chunk
+  check_case(cases[0], 100);
+  check_case(cases[1], 200);
+  sr::cpu::conv1d_fft_set_budgets(0, 0);
 }
