@@ -52,7 +52,7 @@ if [ "${1:-}" = "__rounds" ]; then
     echo "settling: $line" >&2
   done
   echo "rounds_start: $(snapshot)" >> "$RAW/env.txt"
-: > "$RAW/load.txt"
+  : > "$RAW/load.txt"
   rm -f "$RAW/.stop"
   (while [ ! -e "$RAW/.stop" ]; do   # append: the run lines go in too
     snapshot
