@@ -22,6 +22,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -141,7 +142,12 @@ int bench(int argc, char** argv) {
   if (!save_model.empty()) sr::save_weights(save_model, file);
 
   std::unique_ptr<sr::Backend> backend = sr::make_cpu_backend();
-  sr::Network net(file, *backend);
+  // Without --profile the file is not needed again: the network takes its tensors, so the peak
+  // memory holds the weights once, as sr-infer's does.
+  std::unique_ptr<sr::Network> owned =
+      profile_passes > 0 ? std::make_unique<sr::Network>(file, *backend)
+                         : std::make_unique<sr::Network>(std::move(file), *backend);
+  sr::Network& net = *owned;
   const sr::ModelConfig& config = net.config();
   std::vector<float> input;
   if (!input_path.empty()) {
