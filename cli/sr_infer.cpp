@@ -246,7 +246,7 @@ int run(int argc, char** argv) {
            &o.band);
   p.option("generated-gain", 0, "DB",
            "gain on what the network adds above the input's band; 'model' = the model file's "
-           "generated_gain_db (bundled: -10 dB at r = 2, -16 at r = 4; they guess that band too "
+           "generated_gain_db (bundled: -10 dB at r = 2, -28 at r = 4; they guess that band too "
            "loud on unseen voices); 0 = the network's own level",
            &o.generated_gain);
   p.flag("raw", 0,
