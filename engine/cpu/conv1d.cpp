@@ -82,12 +82,11 @@ void conv1d_gemm(const float* x, int64_t ldx, const float* w, const float* bias,
   // the K accumulations.
   // With OpenBLAS's own pthread pool (clang builds) concurrent calls would queue on its lock:
   // there one thread walks all rows and OpenBLAS threads each GEMM, as before.
-  static const bool shared_pool = cpu_blas_uses_openmp();
   const int64_t M = B * L;
-#pragma omp parallel if (shared_pool)
+#pragma omp parallel if (cpu_blas_uses_openmp())
   {
     const int64_t threads = omp_get_num_threads(), me = omp_get_thread_num();
-    const int64_t r0 = M * me / threads, r1 = M * (me + 1) / threads;
+    const auto [r0, r1] = thread_share(M, threads, me);
     for (int64_t row = r0; row < r1; ++row) std::copy(bias, bias + Cout, y + row * ldy);
     for (int64_t b = r0 / L; b * L < r1; ++b) {
       const int64_t ta = std::max(r0 - b * L, int64_t{0}), tb = std::min(r1 - b * L, L);
@@ -241,13 +240,12 @@ void conv1d_gemm_bwd(const float* x, const float* w, const float* dy, float* dx,
   // One thread pool, as in conv1d_gemm: dx is split by its rows (each thread runs every tap's
   // GEMM for the dx rows it owns), dw by taps (each thread owns whole dw_j slices), so no two
   // threads write one element and the sums keep one order whatever the thread count.
-  static const bool shared_pool = cpu_blas_uses_openmp();
   const int64_t M = d.B * L;
-#pragma omp parallel if (shared_pool)
+#pragma omp parallel if (cpu_blas_uses_openmp())
   {
     const int64_t threads = omp_get_num_threads(), me = omp_get_thread_num();
     if (dx) {
-      const int64_t r0 = M * me / threads, r1 = M * (me + 1) / threads;  // dx rows of this thread
+      const auto [r0, r1] = thread_share(M, threads, me);  // dx rows of this thread
       for (int64_t b = r0 / L; b * L < r1; ++b) {
         const int64_t sa = std::max(r0 - b * L, int64_t{0}), sb = std::min(r1 - b * L, L);
         for (int64_t j = 0; j < K; ++j) {

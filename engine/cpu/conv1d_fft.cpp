@@ -215,8 +215,6 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
   Scratch& ws = scratch();
   ws.reserve(g, Cin, Cout);
   const Shape& shape = shape_for(g, Cin, Cout, K, dilation, ws);
-  // Per-bin cgemms on separate threads need OpenBLAS's OpenMP build (conv1d.cpp, conv1d_gemm).
-  static const bool shared_pool = cpu_blas_uses_openmp();
   const std::complex<float> alpha(1.0f / static_cast<float>(N), 0.0f), beta(0.0f, 0.0f);
 
   for (int64_t first = 0; first < g.segments; first += G) {
@@ -254,7 +252,8 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
         fftwf_complex* dst = ws.w_spec.get() + i * pairs;
         for (int64_t p = 0; p < pairs; ++p) dst[p][0] = re[p], dst[p][1] = im[p];
       }
-#pragma omp parallel for schedule(dynamic) if (shared_pool)
+      // Per-bin cgemms on separate threads need OpenBLAS's OpenMP build (conv1d.cpp, conv1d_gemm).
+#pragma omp parallel for schedule(dynamic) if (cpu_blas_uses_openmp())
       for (int64_t i = 0; i < bins; ++i)
         cblas_cgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(used),
                     static_cast<int>(Cout), static_cast<int>(Cin), &alpha,

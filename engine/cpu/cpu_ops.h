@@ -3,9 +3,18 @@
 // Forward and (later) backward of a family live side by side in engine/cpu/<family>.cpp.
 #pragma once
 
+#include <cstdint>
+#include <utility>
+
 #include "sr/ops.h"
 
 namespace sr::cpu {
+
+// Part `index` of [0, n) split into `parts` near-equal contiguous ranges, as [first, second): how
+// the ops share rows, taps or units among the threads of one parallel region.
+inline std::pair<int64_t, int64_t> thread_share(int64_t n, int64_t parts, int64_t index) {
+  return {n * index / parts, n * (index + 1) / parts};
+}
 
 // conv1d.cpp: 'same' dilated cross-correlation with bias, one GEMM per tap (no im2col buffer).
 void conv1d_fwd(const OpCall& call);

@@ -73,11 +73,6 @@ SR_VECTOR_CLONES void gates_step(const float* z, int64_t H, int64_t j0, int64_t 
     gates_step_of<false>(z, H, j0, j1, c, h);
 }
 
-// Range `index` of [0, n) split into `parts` near-equal ranges, as [first, second).
-std::pair<int64_t, int64_t> share(int64_t n, int64_t parts, int64_t index) {
-  return {n * index / parts, n * (index + 1) / parts};
-}
-
 }  // namespace
 
 // x: (B, N, Cin), kernel (Cin, 4H), recurrent (H, 4H), bias (4H) -> h: (B, N, H)
@@ -113,8 +108,8 @@ void lstm_fwd(const OpCall& call) {
 #pragma omp parallel if (threads > 1 && (by_rows || by_units))
   {
     const int64_t team = omp_get_num_threads(), me = omp_get_thread_num();
-    const auto [b0, b1] = by_rows ? share(B, team, me) : std::pair<int64_t, int64_t>{0, B};
-    const auto [j0, j1] = by_units ? share(H, team, me) : std::pair<int64_t, int64_t>{0, H};
+    const auto [b0, b1] = by_rows ? thread_share(B, team, me) : std::pair<int64_t, int64_t>{0, B};
+    const auto [j0, j1] = by_units ? thread_share(H, team, me) : std::pair<int64_t, int64_t>{0, H};
     for (int64_t n = 0; n < N; ++n) {
       for (int64_t b = b0; b < b1; ++b) {
         float* zr = z.data() + (b * N + n) * G;
