@@ -211,7 +211,9 @@ ValResult validate(sr::Trainer& trainer, const sr::PatchFile& val, int64_t patch
       std::copy_n(&label[p * file_length + off], patch, &t[p * patch]);
     }
     trainer.predict(x.data(), n, patch, y.data());
-    r.loss += sr::loss_and_grad(trainer.options().loss, y.data(), t.data(), n, patch, nullptr) * n;
+    r.loss +=
+        sr::loss_and_grad(trainer.options().loss, y.data(), t.data(), x.data(), n, patch, nullptr) *
+        n;
     weight += n;
     all_ref.insert(all_ref.end(), t.begin(), t.begin() + n * patch);
     all_model.insert(all_model.end(), y.begin(), y.begin() + n * patch);
@@ -248,7 +250,8 @@ int run(int argc, char** argv) {
   p.option("batch-size", 'b', "N", "patches per step", &o.batch, 1, 4096);
   p.option("lr", 0, "LR", "Adam learning rate", &o.lr);
   p.option("loss", 0, "SPEC",
-           "mse (PyTorch port), rmse (TF original), mae, mrstft, or a sum like mae+0.5*mrstft",
+           "mse (PyTorch port), rmse (TF original), mae, mrstft, pcm, tpcm (= 0.6*mae+0.4*pcm), or "
+           "a sum like mae+0.5*mrstft",
            &o.loss);
   p.option("loss-high-band", 0, "W", "mrstft: weight of the bins above 1/r of the Nyquist",
            &o.high_band);

@@ -15,7 +15,7 @@ namespace sr {
 double loss_and_grad(LossKind kind, const float* y, const float* t, int64_t patches, int64_t length,
                      float* grad) {
   SR_CHECK(patches > 0 && length > 0, "empty loss");
-  SR_CHECK(kind != LossKind::mrstft, "mrstft needs a LossSpec");
+  SR_CHECK(kind != LossKind::mrstft && kind != LossKind::pcm, "mrstft and pcm need a LossSpec");
   const double n = static_cast<double>(patches) * length;
   double total = 0;
   for (int64_t p = 0; p < patches; ++p) {
@@ -52,8 +52,8 @@ double loss_and_grad(LossKind kind, const float* y, const float* t, int64_t patc
 }
 
 // The weighted sum of the terms; mrstft's norms and means run over the whole batch.
-double loss_and_grad(const LossSpec& loss, const float* y, const float* t, int64_t patches,
-                     int64_t length, float* grad) {
+double loss_and_grad(const LossSpec& loss, const float* y, const float* t, const float* x,
+                     int64_t patches, int64_t length, float* grad) {
   SR_CHECK(!loss.terms.empty(), "empty loss specification");
   const size_t n = static_cast<size_t>(patches * length);
   std::vector<float> term_grad(grad ? n : 0);
@@ -67,6 +67,13 @@ double loss_and_grad(const LossSpec& loss, const float* y, const float* t, int64
       o.high_band_weight = loss.high_band_weight;
       std::vector<double> yd(y, y + n), td(t, t + n), gd(grad ? n : 0);
       value = mrstft_loss(yd.data(), td.data(), patches, length, grad ? gd.data() : nullptr, o);
+      if (grad)
+        for (size_t i = 0; i < n; ++i) term_grad[i] = static_cast<float>(gd[i]);
+    } else if (term.kind == LossKind::pcm) {
+      SR_CHECK(x != nullptr, "the pcm loss needs the network input");
+      std::vector<double> yd(y, y + n), td(t, t + n), xd(x, x + n), gd(grad ? n : 0);
+      value =
+          pcm_loss(yd.data(), td.data(), xd.data(), patches, length, grad ? gd.data() : nullptr);
       if (grad)
         for (size_t i = 0; i < n; ++i) term_grad[i] = static_cast<float>(gd[i]);
     } else {
@@ -89,6 +96,8 @@ const char* loss_name(LossKind kind) {
       return "mae";
     case LossKind::mrstft:
       return "mrstft";
+    case LossKind::pcm:
+      return "pcm";
   }
   return "?";
 }
@@ -115,10 +124,18 @@ LossSpec parse_loss(const std::string& text) {
         fail("loss '", text, "': '", w, "' is not a positive weight");
       part = part.substr(star + 1);
     }
+    if (part == "tpcm") {  // Wang & Wang's T-PCM: 0.6 time-domain MAE + 0.4 PCM
+      spec.terms.push_back({LossKind::mae, 0.6 * term.weight});
+      spec.terms.push_back({LossKind::pcm, 0.4 * term.weight});
+      start = end + 1;
+      continue;
+    }
     bool known = false;
-    for (LossKind k : {LossKind::mse, LossKind::rmse, LossKind::mae, LossKind::mrstft})
+    for (LossKind k :
+         {LossKind::mse, LossKind::rmse, LossKind::mae, LossKind::mrstft, LossKind::pcm})
       if (part == loss_name(k)) term.kind = k, known = true;
-    if (!known) fail("loss '", text, "': unknown term '", part, "' (mse, rmse, mae, mrstft)");
+    if (!known)
+      fail("loss '", text, "': unknown term '", part, "' (mse, rmse, mae, mrstft, pcm, tpcm)");
     spec.terms.push_back(term);
     start = end + 1;
   }

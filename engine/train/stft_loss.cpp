@@ -106,7 +106,46 @@ double stft_term(StftPlan& plan, int n, const double* y, const double* t, int64_
   return loss;
 }
 
+int sign_of(double v) {
+  return (v > 0) - (v < 0);
+}
+
 }  // namespace
+
+double pcm_loss(const double* y, const double* t, const double* x, int64_t patches, int64_t length,
+                double* grad, int fft_size) {
+  SR_CHECK(patches > 0, "pcm loss: no patches");
+  SR_CHECK(fft_size >= 8 && fft_size % 2 == 0, "pcm loss: the STFT size must be even");
+  if (fft_size > length)
+    fail("pcm loss: the patch (", length, " samples) is shorter than its FFT (", fft_size, ")");
+  if (grad) std::fill(grad, grad + patches * length, 0.0);
+  StftPlan plan(fft_size);
+  const int hop = fft_size / 2, bins = fft_size / 2 + 1;
+  const int64_t per_patch = 1 + (length - fft_size) / hop, frames = patches * per_patch;
+  const double count = static_cast<double>(frames) * bins;
+  auto l1 = [](std::complex<double> z) { return std::fabs(z.real()) + std::fabs(z.imag()); };
+  std::vector<std::complex<double>> Y(bins), T(bins), X(bins), g(bins);
+  double sum = 0;
+  for (int64_t m = 0; m < frames; ++m) {
+    const int64_t start = (m / per_patch) * length + (m % per_patch) * hop;
+    plan.forward(y + start, Y.data());
+    plan.forward(t + start, T.data());
+    plan.forward(x + start, X.data());
+    for (int k = 0; k < bins; ++k) {
+      const std::complex<double> rest_true = X[k] - T[k], rest_pred = X[k] - Y[k];
+      const double d1 = l1(T[k]) - l1(Y[k]), d2 = l1(rest_true) - l1(rest_pred);
+      sum += 0.5 * (std::fabs(d1) + std::fabs(d2));
+      if (!grad) continue;
+      const double re =
+          -sign_of(d1) * sign_of(Y[k].real()) + sign_of(d2) * sign_of(rest_pred.real());
+      const double im =
+          -sign_of(d1) * sign_of(Y[k].imag()) + sign_of(d2) * sign_of(rest_pred.imag());
+      g[k] = {0.5 * re / count, 0.5 * im / count};
+    }
+    if (grad) plan.adjoint(g.data(), grad + start);
+  }
+  return sum / count;
+}
 
 // y, t: (patches, length) -> mean over resolutions of SC + LM
 double mrstft_loss(const double* y, const double* t, int64_t patches, int64_t length, double* grad,

@@ -27,4 +27,20 @@ struct StftLossOptions {
 double mrstft_loss(const double* y, const double* t, int64_t patches, int64_t length, double* grad,
                    const StftLossOptions& o);
 
+// Phase-constrained magnitude loss (PCM; A. Pandey and D. L. Wang, "Dense CNN with self-attention
+// for time-domain speech enhancement", IEEE/ACM TASLP 29, 2021), the frequency-domain half of the
+// T-PCM loss of H. M. Wang and D. L. Wang, "Towards Robust Speech Super-Resolution", IEEE/ACM
+// TASLP 29, 2021. With the STFT magnitude taken as the L1 norm of its parts,
+// M(Z) = |Re Z| + |Im Z|, and SM(a, b) = mean over frames and bins of |M(STFT a) - M(STFT b)|:
+//   PCM = 0.5 SM(t, y) + 0.5 SM(x - t, x - y)
+// where x is the network's input (the spline-upsampled low-rate signal): the second term compares
+// the predicted and true "remainder" (for super-resolution, the missing band plus what the
+// low-rate path changed), which constrains the phase of y through the sign of each part. One
+// resolution: `fft_size` samples (512 = 32 ms at 16 kHz), hop half of it, periodic Hann window,
+// frames inside the patch. The means run over every frame of the batch. Gradient (Y = STFT y):
+//   dPCM/dRe Y = 0.5 (-sign(D1) sign(Re Y) + sign(D2) sign(Re X - Re Y)) / count,
+// D1 = M(T) - M(Y), D2 = M(X - T) - M(X - Y), the same for Im, then the adjoint of the STFT.
+double pcm_loss(const double* y, const double* t, const double* x, int64_t patches, int64_t length,
+                double* grad, int fft_size = 512);
+
 }  // namespace sr

@@ -170,7 +170,8 @@ double Trainer::forward_backward(const float* input, const float* target, int64_
   // The loss runs on the host; for the CPU backend these are the same buffers.
   std::vector<float> y(n), dy(n);
   backend_.download(y.data(), p.output.data, n);
-  const double loss = loss_and_grad(options_.loss, y.data(), target, batch, length, dy.data());
+  const double loss =
+      loss_and_grad(options_.loss, y.data(), target, input, batch, length, dy.data());
   backend_.fill_zero(p.grads, p.floats);
   backend_.fill_zero(grads_, params_count_);
   backend_.upload(p.output_grad.data, dy.data(), n);

@@ -50,14 +50,14 @@ TEST_CASE("loss gradients: MSE and per-patch RMSE against finite differences", "
   std::vector<float> y = test::random_vector(3 * 17, 1), t = test::random_vector(3 * 17, 2);
   for (LossKind kind : {LossKind::mse, LossKind::rmse}) {
     std::vector<float> grad(y.size());
-    loss_and_grad(kind, y.data(), t.data(), 3, 17, grad.data());
+    loss_and_grad(kind, y.data(), t.data(), nullptr, 3, 17, grad.data());
     for (size_t i = 0; i < y.size(); i += 5) {
       std::vector<float> yp = y, ym = y;
       const float h = 1e-2f;  // the losses are smooth (quadratic / sqrt of a positive quadratic)
       yp[i] += h;
       ym[i] -= h;
-      double fd = (loss_and_grad(kind, yp.data(), t.data(), 3, 17, nullptr) -
-                   loss_and_grad(kind, ym.data(), t.data(), 3, 17, nullptr)) /
+      double fd = (loss_and_grad(kind, yp.data(), t.data(), nullptr, 3, 17, nullptr) -
+                   loss_and_grad(kind, ym.data(), t.data(), nullptr, 3, 17, nullptr)) /
                   (2 * h);
       // Float32 inputs and an O(h^2) central difference: 1e-3 relative is ample.
       CHECK(std::fabs(fd - grad[i]) <= 1e-3 * std::fabs(fd) + 1e-6);
@@ -164,15 +164,15 @@ TEST_CASE("loss gradients: MAE and weighted sums against finite differences", "[
   REQUIRE(spec.terms.size() == 3);
   REQUIRE(spec.terms[1].weight == 0.5);
   std::vector<float> grad(y.size());
-  loss_and_grad(spec, y.data(), t.data(), 3, 17, grad.data());
+  loss_and_grad(spec, y.data(), t.data(), nullptr, 3, 17, grad.data());
   for (size_t i = 0; i < y.size(); i += 4) {
     std::vector<float> yp = y, ym = y;
     const float h = 1e-3f;  // |y - t| is far above h at these random points: no kink in between
     REQUIRE(std::fabs(y[i] - t[i]) > 10 * h);
     yp[i] += h;
     ym[i] -= h;
-    const double fd = (loss_and_grad(spec, yp.data(), t.data(), 3, 17, nullptr) -
-                       loss_and_grad(spec, ym.data(), t.data(), 3, 17, nullptr)) /
+    const double fd = (loss_and_grad(spec, yp.data(), t.data(), nullptr, 3, 17, nullptr) -
+                       loss_and_grad(spec, ym.data(), t.data(), nullptr, 3, 17, nullptr)) /
                       (2 * h);
     CHECK(std::fabs(fd - grad[i]) <= 2e-3 * std::fabs(fd) + 1e-5);
   }
@@ -180,6 +180,15 @@ TEST_CASE("loss gradients: MAE and weighted sums against finite differences", "[
 
 TEST_CASE("parse_loss refuses unknown terms and bad weights", "[train]") {
   REQUIRE(parse_loss("mrstft").terms[0].kind == LossKind::mrstft);
+  const LossSpec tpcm = parse_loss("2*tpcm+mse");  // T-PCM: 0.6 mae + 0.4 pcm, scaled by 2
+  REQUIRE(tpcm.terms.size() == 3);
+  REQUIRE(tpcm.terms[0].kind == LossKind::mae);
+  REQUIRE(tpcm.terms[0].weight == Approx(1.2));
+  REQUIRE(tpcm.terms[1].kind == LossKind::pcm);
+  REQUIRE(tpcm.terms[1].weight == Approx(0.8));
+  REQUIRE(tpcm.terms[2].kind == LossKind::mse);
+  std::vector<float> y(2 * 600, 0.1f), t(2 * 600, 0.2f);
+  REQUIRE_THROWS_AS(loss_and_grad(tpcm, y.data(), t.data(), nullptr, 2, 600, nullptr), sr::Error);
   REQUIRE_THROWS_AS(parse_loss("l2"), sr::Error);
   REQUIRE_THROWS_AS(parse_loss("mae+"), sr::Error);
   REQUIRE_THROWS_AS(parse_loss("-1*mae"), sr::Error);

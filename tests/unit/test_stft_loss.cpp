@@ -1,6 +1,7 @@
 // Multi-resolution STFT loss: its hand-derived gradient against central finite differences in
 // double, with and without the high-band weighting, and its value at known points.
 #include <cmath>
+#include <tuple>
 #include <vector>
 
 #include "test_util.h"
@@ -71,4 +72,55 @@ TEST_CASE("mrstft's spectral convergence runs over the batch, not per patch", "[
   for (int64_t i = 0; i < 1024; ++i) t[i] = 0.0, y[i] *= 1e-3;
   const double loss = sr::mrstft_loss(y.data(), t.data(), 2, 1024, nullptr, o);
   REQUIRE(loss < 10.0);
+}
+
+TEST_CASE("pcm gradient matches central finite differences", "[train][stft]") {
+  // PCM is piecewise linear in the STFT parts: away from the kinks (a part or a difference at
+  // zero) the central difference is exact up to rounding; a kink crossed within the step shows as
+  // an error of the size of one bin's slope, far above the tolerance below.
+  for (const auto& [patches, length, fft] : {std::tuple<int64_t, int64_t, int>{1, 200, 64},
+                                             std::tuple<int64_t, int64_t, int>{3, 150, 32},
+                                             std::tuple<int64_t, int64_t, int>{1, 1100, 512}}) {
+    const int64_t n = patches * length;
+    std::vector<double> y = random_signal(n, 21), t = random_signal(n, 22),
+                        x = random_signal(n, 23);
+    std::vector<double> grad(n);
+    const double loss =
+        sr::pcm_loss(y.data(), t.data(), x.data(), patches, length, grad.data(), fft);
+    REQUIRE(loss > 0);
+    int checked = 0, mismatched = 0;
+    for (int64_t i = 0; i < n; i += 5) {
+      std::vector<double> yp = y, ym = y;
+      const double h = 1e-5;  // smaller steps drown in the FFTs' rounding (~1e-14 per part)
+      yp[i] += h;
+      ym[i] -= h;
+      const double fd =
+          (sr::pcm_loss(yp.data(), t.data(), x.data(), patches, length, nullptr, fft) -
+           sr::pcm_loss(ym.data(), t.data(), x.data(), patches, length, nullptr, fft)) /
+          (2 * h);
+      INFO("sample " << i << ": analytic " << grad[i] << " finite difference " << fd);
+      ++checked;
+      // 1e-5: a kink crossed near the end of the step moves the difference a little; a wrong
+      // sign or scale is off by the whole slope of a bin.
+      if (std::fabs(fd - grad[i]) > 1e-5 * std::fabs(fd) + 1e-9) ++mismatched;
+    }
+    // With ~10^3 piecewise-linear parts a step of 1e-7 crosses a kink at one sample in hundreds
+    // at most; a wrong sign or scale in the derivation fails (nearly) every sample.
+    REQUIRE(mismatched * 50 <= checked);
+  }
+}
+
+TEST_CASE("pcm is zero for the target and constrains the phase", "[train][stft]") {
+  const std::vector<double> t = random_signal(2048, 31), x = random_signal(2048, 32);
+  REQUIRE(sr::pcm_loss(t.data(), t.data(), x.data(), 1, 2048, nullptr) ==
+          Approx(0.0).margin(1e-15));
+  // -t has t's magnitudes |Re| + |Im| in every bin, so the first half of PCM is zero for it; the
+  // remainder x - (-t) differs from x - t, so PCM still sees the wrong phase.
+  std::vector<double> flipped(t);
+  for (double& v : flipped) v = -v;
+  const std::vector<double> zero(2048, 0.0);
+  REQUIRE(sr::pcm_loss(flipped.data(), t.data(), zero.data(), 1, 2048, nullptr) ==
+          Approx(0.0).margin(1e-12));  // with x = 0 both halves see magnitudes only
+  REQUIRE(sr::pcm_loss(flipped.data(), t.data(), x.data(), 1, 2048, nullptr) > 0.1);
+  REQUIRE_THROWS(sr::pcm_loss(t.data(), t.data(), x.data(), 1, 500, nullptr));  // shorter than 512
 }

@@ -16,10 +16,11 @@
 namespace sr {
 
 enum class LossKind {
-  mse,    // mean over every sample (the PyTorch port)
-  rmse,   // mean over patches of sqrt(mean_t (y - t)^2 + 1e-6) (the TF original, K21)
-  mae,    // mean over every sample of |y - t|
-  mrstft  // multi-resolution STFT: spectral convergence + log magnitude (train/stft_loss.h)
+  mse,     // mean over every sample (the PyTorch port)
+  rmse,    // mean over patches of sqrt(mean_t (y - t)^2 + 1e-6) (the TF original, K21)
+  mae,     // mean over every sample of |y - t|
+  mrstft,  // multi-resolution STFT: spectral convergence + log magnitude (train/stft_loss.h)
+  pcm      // phase-constrained magnitude (Pandey & Wang 2021; needs the network input)
 };
 
 // A weighted sum of losses, e.g. parse_loss("mae+0.5*mrstft").
@@ -39,7 +40,9 @@ struct LossSpec {
 };
 
 // "mse", "mae+0.5*mrstft", ...: terms separated by '+', each NAME or WEIGHT*NAME with NAME in
-// mse, rmse, mae, mrstft. Throws sr::Error naming the text otherwise.
+// mse, rmse, mae, mrstft, pcm, or tpcm: the T-PCM loss of Wang & Wang 2021, which stands for
+// 0.6*mae+0.4*pcm (time-domain MAE plus the phase-constrained magnitude loss; the weights of
+// tan90xx's reimplementation). Throws sr::Error naming the text otherwise.
 LossSpec parse_loss(const std::string& text);
 const char* loss_name(LossKind kind);
 
@@ -53,10 +56,11 @@ struct TrainOptions {
   uint64_t seed = 1;          // dropout masks
 };
 
-// Loss of predictions y against targets t, both (patches, length); writes dL/dy when `grad` is
+// Loss of predictions y against targets t, both (patches, length), for the network input x
+// (the same shape; read only by the pcm term, may be null otherwise); writes dL/dy when `grad` is
 // not null.
-double loss_and_grad(const LossSpec& loss, const float* y, const float* t, int64_t patches,
-                     int64_t length, float* grad);
+double loss_and_grad(const LossSpec& loss, const float* y, const float* t, const float* x,
+                     int64_t patches, int64_t length, float* grad);
 
 class Trainer {
  public:
