@@ -3,9 +3,13 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
 
 #include "cpu/cpu_ops.h"
 #include "sr/backend.h"
@@ -33,6 +37,57 @@ constexpr CpuBackward kCpuBackward[] = {
 };
 static_assert(sizeof(kCpuBackward) / sizeof(kCpuBackward[0]) == kOpCount, "CPU backward table");
 
+// SR_CPU_PROFILE=1: every op call is timed; at exit a table on stderr lists the total seconds per
+// op, direction and shape, largest first (a tool for finding where a training step or a forward
+// goes, as bench_cpu_forward --profile does for one forward program).
+class OpProfile {
+ public:
+  static OpProfile* get() {
+    static OpProfile* profile = [] {
+      const char* v = std::getenv("SR_CPU_PROFILE");
+      if (!v || std::strcmp(v, "0") == 0 || *v == 0) return static_cast<OpProfile*>(nullptr);
+      static OpProfile p;
+      std::atexit([] { p.print(); });
+      return &p;
+    }();
+    return profile;
+  }
+  template <typename F>
+  void time(const OpCall& call, bool backward, F&& run) {
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::string key = std::string(op_name(call.op)) + (backward ? " bwd " : " fwd ");
+    for (const TensorView& in : call.inputs)
+      if (in.data) key += in.shape.str();
+    key += " -> " + call.output.shape.str();
+    std::lock_guard<std::mutex> lock(mutex_);
+    Entry& e = entries_[key];
+    e.seconds += s;
+    ++e.calls;
+  }
+
+ private:
+  struct Entry {
+    double seconds = 0;
+    long calls = 0;
+  };
+  void print() {
+    std::vector<std::pair<std::string, Entry>> rows(entries_.begin(), entries_.end());
+    std::sort(rows.begin(), rows.end(),
+              [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+    double total = 0;
+    for (const auto& r : rows) total += r.second.seconds;
+    std::fprintf(stderr, "SR_CPU_PROFILE: %.3f s in ops\n%9s %6s %8s  op\n", total, "seconds", "%",
+                 "calls");
+    for (const auto& [key, e] : rows)
+      std::fprintf(stderr, "%9.4f %6.2f %8ld  %s\n", e.seconds, 100 * e.seconds / total, e.calls,
+                   key.c_str());
+  }
+  std::mutex mutex_;
+  std::map<std::string, Entry> entries_;
+};
+
 class CpuBackend final : public Backend {
  public:
   BackendKind kind() const override { return BackendKind::cpu; }
@@ -53,12 +108,22 @@ class CpuBackend final : public Backend {
   }
   void run(const std::vector<OpCall>& program, uint64_t) override {
     // Every launcher starts with check_op_call (shapes, and strided views only where accepted).
+    if (OpProfile* profile = OpProfile::get()) {
+      for (const OpCall& call : program)
+        profile->time(call, false, [&] { kCpuForward[static_cast<int>(call.op)](call); });
+      return;
+    }
     for (const OpCall& call : program) kCpuForward[static_cast<int>(call.op)](call);
   }
   void run_backward(const std::vector<OpGradCall>& program, uint64_t) override {
+    OpProfile* profile = OpProfile::get();
     for (const OpGradCall& call : program) {
       check_op_call(call.forward);
-      kCpuBackward[static_cast<int>(call.forward.op)](call);
+      if (profile)
+        profile->time(call.forward, true,
+                      [&] { kCpuBackward[static_cast<int>(call.forward.op)](call); });
+      else
+        kCpuBackward[static_cast<int>(call.forward.op)](call);
     }
   }
   void fill_zero(float* ptr, size_t count) override { std::memset(ptr, 0, count * sizeof(float)); }

@@ -291,8 +291,8 @@ void conv1d_bwd_bias(const float* dy, float* db, int64_t rows, int64_t Cout) {
   }
 }
 
-// SR_CPU_CONV=gemm|fft|auto (default auto: conv1d_fft_pays decides per layer): the forward's
-// path for Cin >= kDirectMaxCin, read once; for A/B measurements.
+// SR_CPU_CONV=gemm|fft|auto (default auto: conv1d_fft_pays decides per layer): the forward's and
+// backward's path for Cin >= kDirectMaxCin, read once; for A/B measurements.
 bool use_fft(const ConvDims& d) {
   static const int forced = [] {
     const char* v = std::getenv("SR_CPU_CONV");
@@ -373,6 +373,9 @@ void conv1d_bwd(const OpGradCall& call) {
   if (d.Cin < kDirectMaxCin) {
     if (dx) conv1d_direct_bwd_data(dyv.data, w, dx, d);
     if (dw) conv1d_direct_bwd_weight(x, dyv.data, dw, d);
+  } else if (use_fft(d)) {
+    if (dx) conv1d_fft_bwd_data(dyv.data, w, dx, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
+    if (dw) conv1d_fft_bwd_weight(x, dyv.data, dw, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
   } else if (dx || dw) {
     conv1d_gemm_bwd(x, w, dyv.data, dx, dw, d);
   }

@@ -38,12 +38,20 @@ namespace {
 // Tests shrink both to reach several groups and chunks on small shapes.
 double g_group_bytes = 48.0 * (1 << 20);
 double g_weight_chunk_bytes = 64.0 * (1 << 20);
+// Weight spectra kept between calls (per calling thread): one layer's whole spectra up to this
+// size, all layers together up to the total. A forward at batch 1 spends more on making the
+// spectra (2F x K x Cin x Cout) than the direct convolution costs, so small models' long layers
+// gain from the FFT only when the spectra are reused; the big models' spectra (hundreds of MB)
+// are made chunk by chunk as before.
+double g_spectra_entry_bytes = 32.0 * (1 << 20);
+double g_spectra_total_bytes = 96.0 * (1 << 20);
 
 struct Geometry {
   int64_t span = 0, pad = 0, n = 0, bins = 0, valid = 0;
   int64_t segments = 0;   // B * blocks
   int64_t group = 0;      // segments transformed together
   int64_t bin_chunk = 0;  // bins whose weight spectra are made at once
+  bool cached = false;    // the whole spectra are kept between calls (SpectraCache)
   double seconds = 0;     // the cost model's estimate
 };
 
@@ -72,7 +80,12 @@ Geometry geometry(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, in
   const double F = static_cast<double>(g.bins), S = static_cast<double>(g.segments);
   const double groups = std::ceil(S / g.group), chunks = std::ceil(F / g.bin_chunk);
   const double mixing = 8.0 * S * F * pairs / 40e9;
-  const double weights = groups * (4.0 * F * K * pairs / 30e9 + chunks * 4.0 * K * pairs / 10e9);
+  // Kept spectra are made once and reused by every later call with the same weights (inference):
+  // the estimate counts them as free; a training step (new weights every call) pays one making per
+  // call, small next to its batch's mixing.
+  g.cached = 8.0 * F * pairs <= g_spectra_entry_bytes;
+  const double weights =
+      g.cached ? 0.0 : groups * (4.0 * F * K * pairs / 30e9 + chunks * 4.0 * K * pairs / 10e9);
   const double transforms =
       S * (Cin + Cout) * n * (2.5 * std::log2(static_cast<double>(n)) / 3e9 + 3e-9);
   g.seconds = mixing + weights + transforms;
@@ -145,16 +158,42 @@ Scratch& scratch() {
 
 // The plans and the cos/sin table of one (geometry, channels) shape. The plans were made on the
 // scratch arrays and run on them with FFTW's new-array execute, whatever their address is now.
+// Each transform has a group plan (every row of the group, on the calling thread) and a segment
+// plan (one segment's Cin or Cout rows) that threads run on their own segments; the segment plans
+// apply where every segment's arrays have the alignment the plan was made with
+// (fftwf_alignment_of; with even channel counts they do), else the group plan runs.
 struct Shape {
   std::vector<float> dft;  // (2F x K): row 2f cos(2 pi f d j / N), 2f+1 sin(...)
   fftwf_plan forward_x = nullptr, inverse_y = nullptr;
+  fftwf_plan forward_dy = nullptr;  // the weight gradient's: out[s][co][n] -> y_spec[f][s][co]
+  fftwf_plan segment_x = nullptr, segment_inverse_y = nullptr, segment_dy = nullptr;
+  bool segments_x = false, segments_y = false;  // whether the segment plans apply
 
   ~Shape() {
     std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-    for (fftwf_plan p : {forward_x, inverse_y})
+    for (fftwf_plan p :
+         {forward_x, inverse_y, forward_dy, segment_x, segment_inverse_y, segment_dy})
       if (p) fftwf_destroy_plan(p);
   }
 };
+
+// Whether segment s's rows (at base + s step) share segment 0's alignment for every s < G.
+template <typename T>
+bool same_alignment(T* base, int64_t step, int64_t G) {
+  const int a0 = fftwf_alignment_of(reinterpret_cast<float*>(base));
+  for (int64_t s = 1; s < G; ++s)
+    if (fftwf_alignment_of(reinterpret_cast<float*>(base + s * step)) != a0) return false;
+  return true;
+}
+
+// The r2c transforms of segments [0, used): rows in[s][c][n] (N c-row blocks) -> spec[f][s][c].
+void transform_segments(fftwf_plan group, fftwf_plan segment, bool per_segment, float* in,
+                        fftwf_complex* spec, int64_t N, int64_t channels, int64_t used) {
+  if (!per_segment) return fftwf_execute_dft_r2c(group, in, spec);
+#pragma omp parallel for schedule(static)
+  for (int64_t s = 0; s < used; ++s)
+    fftwf_execute_dft_r2c(segment, in + s * N * channels, spec + s * channels);
+}
 
 std::unique_ptr<Shape> make_shape(const Geometry& g, int64_t Cin, int64_t Cout, int64_t K,
                                   int64_t dilation, Scratch& sc) {
@@ -178,7 +217,26 @@ std::unique_ptr<Shape> make_shape(const Geometry& g, int64_t Cin, int64_t Cout, 
   shape->inverse_y = fftwf_plan_many_dft_c2r(1, &n, static_cast<int>(G * Cout), sc.y_spec.get(),
                                              nullptr, static_cast<int>(G * Cout), 1, sc.out.get(),
                                              nullptr, 1, n, FFTW_ESTIMATE);
-  SR_CHECK(shape->forward_x && shape->inverse_y, "conv1d_fft: FFTW planning failed");
+  shape->forward_dy = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(G * Cout), sc.out.get(),
+                                              nullptr, 1, n, sc.y_spec.get(), nullptr,
+                                              static_cast<int>(G * Cout), 1, FFTW_ESTIMATE);
+  // One segment: Cin (Cout) rows N floats apart, bins G Cin (G Cout) apart in the spectra.
+  shape->segment_x = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(Cin), sc.in.get(), nullptr, 1,
+                                             n, sc.x_spec.get(), nullptr, static_cast<int>(G * Cin),
+                                             1, FFTW_ESTIMATE);
+  shape->segment_inverse_y = fftwf_plan_many_dft_c2r(1, &n, static_cast<int>(Cout), sc.y_spec.get(),
+                                                     nullptr, static_cast<int>(G * Cout), 1,
+                                                     sc.out.get(), nullptr, 1, n, FFTW_ESTIMATE);
+  shape->segment_dy = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(Cout), sc.out.get(), nullptr,
+                                              1, n, sc.y_spec.get(), nullptr,
+                                              static_cast<int>(G * Cout), 1, FFTW_ESTIMATE);
+  SR_CHECK(shape->forward_x && shape->inverse_y && shape->forward_dy && shape->segment_x &&
+               shape->segment_inverse_y && shape->segment_dy,
+           "conv1d_fft: FFTW planning failed");
+  shape->segments_x =
+      same_alignment(sc.in.get(), N * Cin, G) && same_alignment(sc.x_spec.get(), Cin, G);
+  shape->segments_y =
+      same_alignment(sc.out.get(), N * Cout, G) && same_alignment(sc.y_spec.get(), Cout, G);
   return shape;
 }
 
@@ -192,11 +250,110 @@ Shape& shape_for(const Geometry& g, int64_t Cin, int64_t Cout, int64_t K, int64_
   return *slot;
 }
 
+// conj(H)[f] = sum_j w[j] (cos + i sin)(2 pi f dilation j / N) for bins [f0, f0 + bins), as one
+// GEMM from the K taps into ws.w_split (real and imaginary rows), then interleaved into `dst`
+// ([f - f0][ci][co]) for cgemm.
+void make_spectra_chunk(const float* w, const Shape& shape, int64_t f0, int64_t bins, int64_t K,
+                        int64_t pairs, Scratch& ws, fftwf_complex* dst) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(2 * bins),
+              static_cast<int>(pairs), static_cast<int>(K), 1.0f, shape.dft.data() + 2 * f0 * K,
+              static_cast<int>(K), w, static_cast<int>(pairs), 0.0f, ws.w_split.data(),
+              static_cast<int>(pairs));
+  const float* split = ws.w_split.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < bins; ++i) {
+    const float* re = split + (2 * i) * pairs;
+    const float* im = re + pairs;
+    fftwf_complex* out = dst + i * pairs;
+    for (int64_t p = 0; p < pairs; ++p) out[p][0] = re[p], out[p][1] = im[p];
+  }
+}
+
+// Weight spectra conj(H)[f] of whole layers, kept per calling thread. An entry is keyed by the
+// weights' address and shape and holds a copy of the weights it was made from: a call whose
+// weights differ in any bit (a training step, another network at the same address) remakes it.
+struct SpectraCache {
+  struct Entry {
+    const float* w = nullptr;
+    int64_t n = 0, K = 0, Cin = 0, Cout = 0, dilation = 0;
+    std::vector<float> weights;         // (K, Cin, Cout) as last made
+    FftwBuffer<fftwf_complex> spectra;  // [f][ci][co]
+    int64_t bytes = 0;
+  };
+  std::vector<std::unique_ptr<Entry>> entries;  // oldest first
+  int64_t bytes = 0;
+
+  // The entry for these weights, made or remade as needed; null when it cannot be kept.
+  const fftwf_complex* get(const float* w, const Geometry& g, int64_t Cin, int64_t Cout, int64_t K,
+                           int64_t dilation, const Shape& shape, Scratch& ws) {
+    const int64_t F = g.bins, pairs = Cin * Cout, count = K * pairs;
+    const int64_t entry_bytes = 8 * F * pairs + 4 * count;
+    if (entry_bytes > g_spectra_total_bytes) return nullptr;
+    Entry* e = nullptr;
+    for (auto& it : entries)
+      if (it->w == w && it->n == g.n && it->K == K && it->Cin == Cin && it->Cout == Cout &&
+          it->dilation == dilation)
+        e = it.get();
+    if (e && std::equal(w, w + count, e->weights.begin())) return e->spectra.get();
+    if (!e) {
+      while (!entries.empty() && bytes + entry_bytes > g_spectra_total_bytes) {
+        bytes -= entries.front()->bytes;
+        entries.erase(entries.begin());
+      }
+      entries.push_back(std::make_unique<Entry>());
+      e = entries.back().get();
+      *e = Entry{w,          g.n, K, Cin, Cout, dilation, {}, fftw_buffer<fftwf_complex>(F * pairs),
+                 entry_bytes};
+      bytes += entry_bytes;
+    }
+    e->weights.assign(w, w + count);
+    for (int64_t f0 = 0; f0 < F; f0 += g.bin_chunk) {
+      const int64_t bins = std::min(g.bin_chunk, F - f0);
+      make_spectra_chunk(w, shape, f0, bins, K, pairs, ws, e->spectra.get() + f0 * pairs);
+    }
+    return e->spectra.get();
+  }
+  void clear() {
+    entries.clear();
+    bytes = 0;
+  }
+};
+
+SpectraCache& spectra_cache() {
+  thread_local SpectraCache cache;
+  return cache;
+}
+
+// Segment s of a group that starts at segment `first`: the N input rows from k V - P of patch b
+// (zero outside [0, L)) into in[s][ci][n]; segments past `used` are zeros.
+void fill_input_segments(const float* x, int64_t ldx, const Geometry& g, int64_t L, int64_t Cin,
+                         int64_t first, int64_t used, float* in) {
+  const int64_t N = g.n, V = g.valid, blocks = (L + V - 1) / V;
+#pragma omp parallel for schedule(static)
+  for (int64_t s = 0; s < g.group; ++s) {
+    float* seg = in + s * N * Cin;
+    if (s >= used) {
+      std::fill(seg, seg + N * Cin, 0.0f);
+      continue;
+    }
+    const int64_t b = (first + s) / blocks, k = (first + s) % blocks;
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t t = k * V - g.pad + n;
+      const bool inside = t >= 0 && t < L;
+      const float* row = x + (b * L + (inside ? t : 0)) * ldx;
+      for (int64_t ci = 0; ci < Cin; ++ci) seg[ci * N + n] = inside ? row[ci] : 0.0f;
+    }
+  }
+}
+
 }  // namespace
 
-void conv1d_fft_set_budgets(double group_bytes, double weight_chunk_bytes) {
+void conv1d_fft_set_budgets(double group_bytes, double weight_chunk_bytes,
+                            double spectra_entry_bytes) {
   g_group_bytes = group_bytes > 0 ? group_bytes : 48.0 * (1 << 20);
   g_weight_chunk_bytes = weight_chunk_bytes > 0 ? weight_chunk_bytes : 64.0 * (1 << 20);
+  g_spectra_entry_bytes = spectra_entry_bytes >= 0 ? spectra_entry_bytes : 32.0 * (1 << 20);
+  spectra_cache().clear();
 }
 
 bool conv1d_fft_pays(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation) {
@@ -216,58 +373,47 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
   ws.reserve(g, Cin, Cout);
   const Shape& shape = shape_for(g, Cin, Cout, K, dilation, ws);
   const std::complex<float> alpha(1.0f / static_cast<float>(N), 0.0f), beta(0.0f, 0.0f);
+  // The layer's whole spectra, kept from an earlier call with the same weights, or null: then
+  // they are made chunk by chunk for every segment group.
+  const fftwf_complex* kept =
+      g.cached ? spectra_cache().get(w, g, Cin, Cout, K, dilation, shape, ws) : nullptr;
 
   for (int64_t first = 0; first < g.segments; first += G) {
     const int64_t used = std::min(G, g.segments - first);
-    float* in = ws.in.get();
-#pragma omp parallel for schedule(static)
-    for (int64_t s = 0; s < G; ++s) {
-      float* seg = in + s * N * Cin;
-      if (s >= used) {
-        std::fill(seg, seg + N * Cin, 0.0f);
-        continue;
-      }
-      const int64_t b = (first + s) / blocks, k = (first + s) % blocks;
-      for (int64_t n = 0; n < N; ++n) {
-        const int64_t t = k * V - g.pad + n;
-        const bool inside = t >= 0 && t < L;
-        const float* row = x + (b * L + (inside ? t : 0)) * ldx;
-        for (int64_t ci = 0; ci < Cin; ++ci) seg[ci * N + n] = inside ? row[ci] : 0.0f;
-      }
-    }
-    fftwf_execute_dft_r2c(shape.forward_x, ws.in.get(), ws.x_spec.get());
+    fill_input_segments(x, ldx, g, L, Cin, first, used, ws.in.get());
+    transform_segments(shape.forward_x, shape.segment_x, shape.segments_x, ws.in.get(),
+                       ws.x_spec.get(), N, Cin, used);
 
-    for (int64_t f0 = 0; f0 < F; f0 += g.bin_chunk) {
-      const int64_t bins = std::min(g.bin_chunk, F - f0);
-      // conj(H)[f] = sum_j w[j] (cos + i sin)(2 pi f dilation j / N) for the chunk's bins, as
-      // one GEMM from the K taps, then interleaved for cgemm.
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(2 * bins),
-                  static_cast<int>(pairs), static_cast<int>(K), 1.0f, shape.dft.data() + 2 * f0 * K,
-                  static_cast<int>(K), w, static_cast<int>(pairs), 0.0f, ws.w_split.data(),
-                  static_cast<int>(pairs));
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < bins; ++i) {
-        const float* re = ws.w_split.data() + (2 * i) * pairs;
-        const float* im = re + pairs;
-        fftwf_complex* dst = ws.w_spec.get() + i * pairs;
-        for (int64_t p = 0; p < pairs; ++p) dst[p][0] = re[p], dst[p][1] = im[p];
-      }
-      // Per-bin cgemms on separate threads need OpenBLAS's OpenMP build (conv1d.cpp, conv1d_gemm).
+    const int64_t chunk = kept ? F : g.bin_chunk;
+    for (int64_t f0 = 0; f0 < F; f0 += chunk) {
+      const int64_t bins = std::min(chunk, F - f0);
+      const fftwf_complex* spectra = kept ? kept : ws.w_spec.get();
+      if (!kept) make_spectra_chunk(w, shape, f0, bins, K, pairs, ws, ws.w_spec.get());
+        // Per-bin cgemms on separate threads need OpenBLAS's OpenMP build (conv1d.cpp,
+        // conv1d_gemm).
 #pragma omp parallel for schedule(dynamic) if (cpu_blas_uses_openmp())
       for (int64_t i = 0; i < bins; ++i)
         cblas_cgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(used),
                     static_cast<int>(Cout), static_cast<int>(Cin), &alpha,
                     ws.x_spec.get() + (f0 + i) * G * Cin, static_cast<int>(Cin),
-                    ws.w_spec.get() + i * pairs, static_cast<int>(Cout), &beta,
+                    spectra + i * pairs, static_cast<int>(Cout), &beta,
                     ws.y_spec.get() + (f0 + i) * G * Cout, static_cast<int>(Cout));
     }
-    if (used < G)  // rows of unused segments: keep the inverse transform finite
+    if (shape.segments_y) {  // each thread its own segments; unused ones are not transformed
+      fftwf_complex* spec = ws.y_spec.get();
+      float* out = ws.out.get();
 #pragma omp parallel for schedule(static)
-      for (int64_t f = 0; f < F; ++f) {
-        fftwf_complex* row = ws.y_spec.get() + (f * G + used) * Cout;
-        std::fill(&row[0][0], &row[0][0] + 2 * (G - used) * Cout, 0.0f);
-      }
-    fftwf_execute_dft_c2r(shape.inverse_y, ws.y_spec.get(), ws.out.get());
+      for (int64_t s = 0; s < used; ++s)
+        fftwf_execute_dft_c2r(shape.segment_inverse_y, spec + s * Cout, out + s * N * Cout);
+    } else {
+      if (used < G)  // rows of unused segments: keep the inverse transform finite
+#pragma omp parallel for schedule(static)
+        for (int64_t f = 0; f < F; ++f) {
+          fftwf_complex* row = ws.y_spec.get() + (f * G + used) * Cout;
+          std::fill(&row[0][0], &row[0][0] + 2 * (G - used) * Cout, 0.0f);
+        }
+      fftwf_execute_dft_c2r(shape.inverse_y, ws.y_spec.get(), ws.out.get());
+    }
 
     const float* out = ws.out.get();
 #pragma omp parallel for schedule(static)
@@ -279,6 +425,93 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
         float* dst = y + (b * L + k * V + n) * ldy;
         for (int64_t co = 0; co < Cout; ++co) dst[co] = src[co * N + n] + bias[co];
       }
+    }
+  }
+}
+
+// The forward's transpose is the same kind of convolution: dx[s] = sum_j w_j dy[s - o_j] is dy
+// convolved with the taps reversed in time (o_{K-1-j} = -o_j) and each tap transposed (Cout ->
+// Cin), so the forward's path runs it, into a scratch buffer that is then added to dx.
+void conv1d_fft_bwd_data(const float* dy, const float* w, float* dx, int64_t B, int64_t L,
+                         int64_t Cin, int64_t Cout, int64_t K, int64_t dilation) {
+  SR_CHECK(K % 2 == 1, "conv1d_fft: odd kernels only");
+  thread_local std::vector<float> flipped, zeros, sum;
+  flipped.resize(static_cast<size_t>(K * Cout * Cin));
+  for (int64_t j = 0; j < K; ++j)
+    for (int64_t ci = 0; ci < Cin; ++ci)
+      for (int64_t co = 0; co < Cout; ++co)
+        flipped[((K - 1 - j) * Cout + co) * Cin + ci] = w[(j * Cin + ci) * Cout + co];
+  zeros.assign(static_cast<size_t>(Cin), 0.0f);
+  sum.resize(static_cast<size_t>(B * L * Cin));
+  conv1d_fft(dy, Cout, flipped.data(), zeros.data(), sum.data(), Cin, B, L, Cout, Cin, K, dilation);
+  const int64_t n = B * L * Cin;
+  const float* added = sum.data();  // thread_local: other threads must not name it
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) dx[i] += added[i];
+}
+
+// dw[j,ci,co] = sum_b sum_t x[b, t + o_j, ci] dy[b,t,co] is, per channel pair, the
+// cross-correlation of dy with x at the lags o_j, summed over patches. Per segment (the forward's
+// N input rows xs from k V - P, and ds = the V rows of dy from k V, zero beyond), with
+// m = P + o_j = dilation j:
+//   c[m] = sum_n ds[n] xs[n + m]   (n < V, m < span: no index wraps, so circular = linear)
+//   C(f) = conj(DS(f)) XS(f),  summed over segments: conj(G_f) with G_f = XS_f^H DS_f,
+// one cgemm per bin ((Cin x segments) by (segments x Cout)). Back in time, for real c,
+//   c[m] = (1/N) sum_{f <= N/2} a_f (Re G_f cos + Im G_f sin)(2 pi f m / N),  a_f = 1 at 0 and
+// N/2, else 2: the transpose of the forward's weight-spectra GEMM (the same cos/sin table), one
+// sgemm per bin chunk and segment group, accumulated into dw.
+void conv1d_fft_bwd_weight(const float* x, const float* dy, float* dw, int64_t B, int64_t L,
+                           int64_t Cin, int64_t Cout, int64_t K, int64_t dilation) {
+  SR_CHECK(K % 2 == 1, "conv1d_fft: odd kernels only");
+  const Geometry g = best_geometry(B, L, Cin, Cout, K, dilation);
+  const int64_t N = g.n, F = g.bins, V = g.valid, G = g.group, pairs = Cin * Cout;
+  const int64_t blocks = (L + V - 1) / V;
+  Scratch& ws = scratch();
+  ws.reserve(g, Cin, Cout);
+  const Shape& shape = shape_for(g, Cin, Cout, K, dilation, ws);
+  const std::complex<float> one(1.0f, 0.0f), zero(0.0f, 0.0f);
+
+  for (int64_t first = 0; first < g.segments; first += G) {
+    const int64_t used = std::min(G, g.segments - first);
+    fill_input_segments(x, Cin, g, L, Cin, first, used, ws.in.get());
+    float* out = ws.out.get();
+#pragma omp parallel for schedule(static)
+    for (int64_t s = 0; s < G; ++s) {
+      float* seg = out + s * N * Cout;
+      std::fill(seg, seg + N * Cout, 0.0f);
+      if (s >= used) continue;
+      const int64_t b = (first + s) / blocks, k = (first + s) % blocks;
+      const int64_t rows = std::min(V, L - k * V);
+      for (int64_t n = 0; n < rows; ++n) {
+        const float* row = dy + (b * L + k * V + n) * Cout;
+        for (int64_t co = 0; co < Cout; ++co) seg[co * N + n] = row[co];
+      }
+    }
+    transform_segments(shape.forward_x, shape.segment_x, shape.segments_x, ws.in.get(),
+                       ws.x_spec.get(), N, Cin, used);
+    transform_segments(shape.forward_dy, shape.segment_dy, shape.segments_y, ws.out.get(),
+                       ws.y_spec.get(), N, Cout, used);
+
+    for (int64_t f0 = 0; f0 < F; f0 += g.bin_chunk) {
+      const int64_t bins = std::min(g.bin_chunk, F - f0);
+#pragma omp parallel for schedule(dynamic) if (cpu_blas_uses_openmp())
+      for (int64_t i = 0; i < bins; ++i) {
+        fftwf_complex* gf = ws.w_spec.get() + i * pairs;
+        cblas_cgemm(CblasRowMajor, CblasConjTrans, CblasNoTrans, static_cast<int>(Cin),
+                    static_cast<int>(Cout), static_cast<int>(used), &one,
+                    ws.x_spec.get() + (f0 + i) * G * Cin, static_cast<int>(Cin),
+                    ws.y_spec.get() + (f0 + i) * G * Cout, static_cast<int>(Cout), &zero, gf,
+                    static_cast<int>(Cout));
+        const int64_t f = f0 + i;
+        const float scale = ((f == 0 || 2 * f == N) ? 1.0f : 2.0f) / static_cast<float>(N);
+        float* re = ws.w_split.data() + (2 * i) * pairs;
+        float* im = re + pairs;
+        for (int64_t p = 0; p < pairs; ++p) re[p] = scale * gf[p][0], im[p] = scale * gf[p][1];
+      }
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(K),
+                  static_cast<int>(pairs), static_cast<int>(2 * bins), 1.0f,
+                  shape.dft.data() + 2 * f0 * K, static_cast<int>(K), ws.w_split.data(),
+                  static_cast<int>(pairs), 1.0f, dw, static_cast<int>(pairs));
     }
   }
 }

@@ -1,18 +1,23 @@
 // Overlap-save FFT convolution for the long dilated kernels (K = 17..65, dilation 2): channel
 // mixing becomes one complex (segments x Cin) by (Cin x Cout) product per frequency bin, about
 // 2.7/K of the per-tap GEMMs' arithmetic plus the transforms; the weight spectra are made on the
-// fly, a few bins at a time, so memory stays bounded for any layer. conv1d.cpp chooses it per layer
-// with conv1d_fft_pays (a measured cost model); the per-tap GEMMs stay the reference.
+// fly, a few bins at a time, so memory stays bounded for any layer; a layer's whole spectra up to
+// 32 MB are kept between calls with the same weights (inference), checked bit for bit. conv1d.cpp
+// chooses it per layer with conv1d_fft_pays (a measured cost model); the per-tap GEMMs stay the
+// reference.
 #pragma once
 
 #include <cstdint>
 
 namespace sr::cpu {
 
-// Memory budgets of the segment groups' spectra and of one chunk of weight spectra, in bytes
-// (defaults 48 MB and 64 MB; 0 restores a default). For tests, which reach several groups and
-// chunks on small shapes with tiny budgets; not thread-safe against running convolutions.
-void conv1d_fft_set_budgets(double group_bytes, double weight_chunk_bytes);
+// Memory budgets of the segment groups' spectra, of one chunk of weight spectra and of one
+// layer's kept weight spectra, in bytes (defaults 48 MB, 64 MB and 32 MB; 0 restores the first
+// two defaults, -1 the third, 0 there keeps none); clears the calling thread's kept spectra. For
+// tests, which reach several groups and chunks on small shapes with tiny budgets; not
+// thread-safe against running convolutions.
+void conv1d_fft_set_budgets(double group_bytes, double weight_chunk_bytes,
+                            double spectra_entry_bytes = -1);
 
 // True when the FFT path is expected to be faster than per-tap GEMMs for this layer.
 bool conv1d_fft_pays(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation);
@@ -23,5 +28,13 @@ bool conv1d_fft_pays(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
 void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, float* y,
                 int64_t ldy, int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
                 int64_t dilation);
+
+// The backward passes on the same transforms, both accumulated (+=), same shapes as
+// conv1d_bwd with dense rows: dx[b,s,ci] += sum_j sum_co dy[b, s - o_j, co] w[j,ci,co] and
+// dw[j,ci,co] += sum_b sum_t x[b, t + o_j, ci] dy[b,t,co], o_j = dilation (j - (K-1)/2).
+void conv1d_fft_bwd_data(const float* dy, const float* w, float* dx, int64_t B, int64_t L,
+                         int64_t Cin, int64_t Cout, int64_t K, int64_t dilation);
+void conv1d_fft_bwd_weight(const float* x, const float* dy, float* dw, int64_t B, int64_t L,
+                           int64_t Cin, int64_t Cout, int64_t K, int64_t dilation);
 
 }  // namespace sr::cpu

@@ -3,6 +3,7 @@
 // Forward and (later) backward of a family live side by side in engine/cpu/<family>.cpp.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <utility>
 
@@ -61,8 +62,23 @@ void layer_norm_bwd(const OpGradCall& call);
 void pos_encoding_bwd(const OpGradCall& call);
 
 // Whether dropout keeps element `index` for this seed: a counter-based hash (splitmix64), so the
-// forward and backward (and any backend) agree without storing a mask.
-bool dropout_keep(uint64_t seed, uint64_t index, float rate);
+// forward and backward (and any backend) agree without storing a mask. The top 53 bits k of the
+// hash are u = k / 2^53 in [0, 1) and the element is kept when u >= rate, i.e. when
+// k >= ceil(rate 2^53) (rate 2^53 is exact in double): dropout_threshold(rate) once per op, then
+// an integer compare per element, inlined into the ops' loops.
+inline uint64_t dropout_threshold(float rate) {
+  return static_cast<uint64_t>(std::ceil(static_cast<double>(rate) * 9007199254740992.0));
+}
+inline bool dropout_keep_below(uint64_t seed, uint64_t index, uint64_t threshold) {
+  uint64_t z = seed * 0x9E3779B97F4A7C15ull + index + 0x632BE59BD9B4E019ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return (z >> 11) >= threshold;
+}
+inline bool dropout_keep(uint64_t seed, uint64_t index, float rate) {
+  return dropout_keep_below(seed, index, dropout_threshold(rate));
+}
 
 // Sinusoidal table value (spec 4): sin for even i, cos for odd i, angle pos / 10000^(2*(i/2)/d),
 // computed in double.

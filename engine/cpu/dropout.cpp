@@ -7,16 +7,6 @@
 
 namespace sr::cpu {
 
-bool dropout_keep(uint64_t seed, uint64_t index, float rate) {
-  // splitmix64 of (seed, index): a well-mixed 64-bit value per element.
-  uint64_t z = seed * 0x9E3779B97F4A7C15ull + index + 0x632BE59BD9B4E019ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  const double u = static_cast<double>(z >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
-  return u >= rate;
-}
-
 // x: (B, L, C) -> y: same; y = keep ? x / (1 - rate) : 0
 void dropout_fwd(const OpCall& call) {
   const TensorView& x = call.inputs[0];
@@ -25,9 +15,10 @@ void dropout_fwd(const OpCall& call) {
   const float rate = call.params.rate;
   const float scale = 1.0f / (1.0f - rate);
   const int64_t n = x.numel();
+  const uint64_t seed = call.params.seed, threshold = dropout_threshold(rate);
 #pragma omp parallel for schedule(static) if (n > 32768)
   for (int64_t i = 0; i < n; ++i)
-    y.data[i] = dropout_keep(call.params.seed, i, rate) ? x.data[i] * scale : 0.0f;
+    y.data[i] = dropout_keep_below(seed, i, threshold) ? x.data[i] * scale : 0.0f;
 }
 
 // dy -> dx += keep ? dy / (1 - rate) : 0
@@ -38,9 +29,10 @@ void dropout_bwd(const OpGradCall& call) {
   const float rate = call.forward.params.rate;
   const float scale = 1.0f / (1.0f - rate);
   const int64_t n = dy.numel();
+  const uint64_t seed = call.forward.params.seed, threshold = dropout_threshold(rate);
 #pragma omp parallel for schedule(static) if (n > 32768)
   for (int64_t i = 0; i < n; ++i)
-    if (dropout_keep(call.forward.params.seed, i, rate)) dx.data[i] += dy.data[i] * scale;
+    if (dropout_keep_below(seed, i, threshold)) dx.data[i] += dy.data[i] * scale;
 }
 
 }  // namespace sr::cpu

@@ -9,6 +9,7 @@
 
 #include "cpu/cpu_ops.h"
 #include "cpu/fast_math.h"
+#include "sr/backend.h"
 #include "sr/error.h"
 
 namespace sr::cpu {
@@ -178,58 +179,63 @@ void lstm_bwd(const OpGradCall& call) {
                 recurrent.data, iG, 1.0f, a.data(), iG);
 
   const bool hard = fwd.params.gate == GateActivation::hard_sigmoid;
-  // c: (B, N, H) cell states of every step. The gate loops stay serial, as in the forward, so
-  // OpenMP threads do not spin against the BLAS threads of the per-step GEMMs below.
-  std::vector<float> c(static_cast<size_t>(B * N * H));
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t n = 0; n < N; ++n) {
-      float* ar = a.data() + (b * N + n) * G;
-      float* cr = c.data() + (b * N + n) * H;
-      const float* cprev = n > 0 ? cr - H : nullptr;
-      for (int64_t j = 0; j < H; ++j) {
-        const float i = gate(ar[j], hard), f = gate(ar[H + j], hard);
-        const float g = fast_tanh(ar[2 * H + j]), o = gate(ar[3 * H + j], hard);
-        ar[j] = i;
-        ar[H + j] = f;
-        ar[2 * H + j] = g;
-        ar[3 * H + j] = o;
-        cr[j] = (cprev ? f * cprev[j] : 0.0f) + i * g;
-      }
-    }
-
   // Gate derivative from the activation s: sigmoid' = s(1 - s); hard_sigmoid' = 0.2 where the
   // forward's clip was inactive (0 < s < 1, i.e. |z| < 2.5), 0 where it clipped.
   auto gate_grad = [hard](float s) {
     if (hard) return s > 0.0f && s < 1.0f ? 0.2f : 0.0f;
     return s * (1.0f - s);
   };
-  std::vector<float> dh_rec(static_cast<size_t>(B * H), 0.0f);  // dL/dh_n through step n+1
-  std::vector<float> dc(static_cast<size_t>(B * H), 0.0f);      // dL/dc_n through step n+1
-  for (int64_t n = N - 1; n >= 0; --n) {
-    for (int64_t b = 0; b < B; ++b) {
-      float* ar = a.data() + (b * N + n) * G;  // activations in, dL/dz out
-      const float* cr = c.data() + (b * N + n) * H;
-      const float* cprev = n > 0 ? cr - H : nullptr;
-      const float* dyr = dy.data + (b * N + n) * H;
-      const float* dhr = dh_rec.data() + b * H;
-      float* dcr = dc.data() + b * H;
-      for (int64_t j = 0; j < H; ++j) {
-        const float i = ar[j], f = ar[H + j], g = ar[2 * H + j], o = ar[3 * H + j];
-        const float dh = dyr[j] + dhr[j];
-        const float tc = fast_tanh(cr[j]);
-        const float dcj = dcr[j] + dh * o * (1.0f - tc * tc);
-        ar[j] = dcj * g * gate_grad(i);
-        ar[H + j] = cprev ? dcj * cprev[j] * gate_grad(f) : 0.0f;
-        ar[2 * H + j] = dcj * i * (1.0f - g * g);
-        ar[3 * H + j] = dh * tc * gate_grad(o);
-        dcr[j] = dcj * f;
+  // c: (B, N, H) cell states of every step; dh_rec, dc: dL/dh_n and dL/dc_n through step n+1.
+  std::vector<float> c(static_cast<size_t>(B * N * H));
+  std::vector<float> dh_rec(static_cast<size_t>(B * H), 0.0f), dc(static_cast<size_t>(B * H), 0.0f);
+  // Every patch's recurrence is independent: each thread takes whole patches (rows b0..b1) through
+  // the gates and the reverse sweep, with its own per-step GEMMs on its rows (OpenBLAS's OpenMP
+  // build runs a GEMM called in a parallel region on the calling thread), so the sweep needs no
+  // barrier and the sums keep one order whatever the thread count.
+#pragma omp parallel if (cpu_blas_uses_openmp() && B > 1)
+  {
+    const auto [b0, b1] = thread_share(B, omp_get_num_threads(), omp_get_thread_num());
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t n = 0; n < N; ++n) {
+        float* ar = a.data() + (b * N + n) * G;
+        float* cr = c.data() + (b * N + n) * H;
+        const float* cprev = n > 0 ? cr - H : nullptr;
+        for (int64_t j = 0; j < H; ++j) {
+          const float i = gate(ar[j], hard), f = gate(ar[H + j], hard);
+          const float g = fast_tanh(ar[2 * H + j]), o = gate(ar[3 * H + j], hard);
+          ar[j] = i;
+          ar[H + j] = f;
+          ar[2 * H + j] = g;
+          ar[3 * H + j] = o;
+          cr[j] = (cprev ? f * cprev[j] : 0.0f) + i * g;
+        }
       }
+    for (int64_t n = N - 1; n >= 0 && b1 > b0; --n) {
+      for (int64_t b = b0; b < b1; ++b) {
+        float* ar = a.data() + (b * N + n) * G;  // activations in, dL/dz out
+        const float* cr = c.data() + (b * N + n) * H;
+        const float* cprev = n > 0 ? cr - H : nullptr;
+        const float* dyr = dy.data + (b * N + n) * H;
+        const float* dhr = dh_rec.data() + b * H;
+        float* dcr = dc.data() + b * H;
+        for (int64_t j = 0; j < H; ++j) {
+          const float i = ar[j], f = ar[H + j], g = ar[2 * H + j], o = ar[3 * H + j];
+          const float dh = dyr[j] + dhr[j];
+          const float tc = fast_tanh(cr[j]);
+          const float dcj = dcr[j] + dh * o * (1.0f - tc * tc);
+          ar[j] = dcj * g * gate_grad(i);
+          ar[H + j] = cprev ? dcj * cprev[j] * gate_grad(f) : 0.0f;
+          ar[2 * H + j] = dcj * i * (1.0f - g * g);
+          ar[3 * H + j] = dh * tc * gate_grad(o);
+          dcr[j] = dcj * f;
+        }
+      }
+      // dL/dh_{n-1} = dz_n * recurrent^T, (rows x 4H) x (4H x H); rows of step n are N rows apart.
+      if (n > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(b1 - b0), iH, iG,
+                    1.0f, a.data() + (b0 * N + n) * G, static_cast<int>(N * G), recurrent.data, iG,
+                    0.0f, dh_rec.data() + b0 * H, iH);
     }
-    // dL/dh_{n-1} = dz_n * recurrent^T, (B, 4H) x (4H, H); rows of step n are N rows apart.
-    if (n > 0)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(B), iH, iG, 1.0f,
-                  a.data() + n * G, static_cast<int>(N * G), recurrent.data, iG, 0.0f,
-                  dh_rec.data(), iH);
   }
 
   // The weight and input gradients sum over all B*N rows of dz at once.

@@ -93,8 +93,118 @@ TEST_CASE("conv1d_fft with tiny budgets: many segment groups and weight-spectra 
       {3, 700, 24, 16, 17, 2, 2, 1},
       {1, 333, 12, 40, 33, 2, 0, 0},
   };
-  sr::cpu::conv1d_fft_set_budgets(20000, 30000);  // a few segments per group, a few bins per chunk
+  // A few segments per group, a few bins per chunk; no kept spectra, so every group makes its own
+  // chunk by chunk; then the same with the whole spectra kept.
+  sr::cpu::conv1d_fft_set_budgets(20000, 30000, 0);
   check_case(cases[0], 100);
   check_case(cases[1], 200);
+  sr::cpu::conv1d_fft_set_budgets(20000, 30000, -1);
+  check_case(cases[0], 110);
+  check_case(cases[1], 210);
+  sr::cpu::conv1d_fft_set_budgets(0, 0);
+}
+
+TEST_CASE("conv1d_fft's kept weight spectra follow the weights", "[cpu][conv][fft]") {
+  // Same weights buffer three times: made, reused, then changed in place (as a training step
+  // does) and one weight changed by one ulp: every output must match the direct sum of the
+  // weights it was called with.
+  const Case c{2, 300, 16, 24, 17, 2, 0, 0};
+  const auto x = sr::test::random_vector(static_cast<size_t>(c.B * c.L * c.Cin), 7);
+  auto w = sr::test::random_vector(static_cast<size_t>(c.K * c.Cin * c.Cout), 8, 0.2f);
+  const auto bias = sr::test::random_vector(static_cast<size_t>(c.Cout), 9);
+  auto run = [&](const std::vector<float>& weights) {
+    std::vector<float> y(static_cast<size_t>(c.B * c.L * c.Cout));
+    sr::cpu::conv1d_fft(x.data(), c.Cin, weights.data(), bias.data(), y.data(), c.Cout, c.B, c.L,
+                        c.Cin, c.Cout, c.K, c.dilation);
+    return y;
+  };
+  auto error = [&](const std::vector<float>& y) {
+    const std::vector<double> ref = direct(c, x, c.Cin, w, bias);
+    double err = 0, norm = 0;
+    for (size_t i = 0; i < y.size(); ++i) {
+      err += (y[i] - ref[i]) * (y[i] - ref[i]);
+      norm += ref[i] * ref[i];
+    }
+    return std::sqrt(err / norm);
+  };
+  const std::vector<float> first = run(w);
+  REQUIRE(error(first) < 1e-5);
+  REQUIRE(run(w) == first);  // reused: the same bits
+  for (float& v : w) v = -0.5f * v;
+  REQUIRE(error(run(w)) < 1e-5);
+  const std::vector<float> before = run(w);
+  w[w.size() / 2] = std::nextafter(w[w.size() / 2], 1.0f);
+  const std::vector<float> after = run(w);
+  REQUIRE(error(after) < 1e-5);
+  REQUIRE(after != before);  // one ulp of one weight remade the spectra
+}
+
+namespace {
+
+// The backward passes against float64 sums: dx = sum_j dy[s - o_j] w_j^T, dw_j = sum x[t + o_j]
+// dy[t]^T, both added to what the buffers held (random, not zero: the passes accumulate).
+void check_backward(const Case& c, uint32_t seed) {
+  INFO("backward: B " << c.B << " L " << c.L << " Cin " << c.Cin << " Cout " << c.Cout << " K "
+                      << c.K << " dilation " << c.dilation);
+  const size_t nx = static_cast<size_t>(c.B * c.L * c.Cin),
+               ny = static_cast<size_t>(c.B * c.L * c.Cout),
+               nw = static_cast<size_t>(c.K * c.Cin * c.Cout);
+  const auto x = sr::test::random_vector(nx, seed);
+  const auto dy = sr::test::random_vector(ny, seed + 1);
+  const auto w = sr::test::random_vector(nw, seed + 2, 0.2f);
+  const auto dx0 = sr::test::random_vector(nx, seed + 3),
+             dw0 = sr::test::random_vector(nw, seed + 4);
+  std::vector<float> dx = dx0, dw = dw0;
+  sr::cpu::conv1d_fft_bwd_data(dy.data(), w.data(), dx.data(), c.B, c.L, c.Cin, c.Cout, c.K,
+                               c.dilation);
+  sr::cpu::conv1d_fft_bwd_weight(x.data(), dy.data(), dw.data(), c.B, c.L, c.Cin, c.Cout, c.K,
+                                 c.dilation);
+  std::vector<double> rdx(dx0.begin(), dx0.end()), rdw(dw0.begin(), dw0.end());
+  for (int64_t b = 0; b < c.B; ++b)
+    for (int64_t t = 0; t < c.L; ++t)
+      for (int64_t j = 0; j < c.K; ++j) {
+        const int64_t s = t + c.dilation * (j - (c.K - 1) / 2);
+        if (s < 0 || s >= c.L) continue;
+        for (int64_t ci = 0; ci < c.Cin; ++ci)
+          for (int64_t co = 0; co < c.Cout; ++co) {
+            const double g = dy[(b * c.L + t) * c.Cout + co];
+            rdx[(b * c.L + s) * c.Cin + ci] += g * w[(j * c.Cin + ci) * c.Cout + co];
+            rdw[(j * c.Cin + ci) * c.Cout + co] += g * x[(b * c.L + s) * c.Cin + ci];
+          }
+      }
+  // Compared on the gradient alone (what the pass added), relative to its norm: float32
+  // transforms and sums over B L (dw) or K Cout (dx) products, as in the forward's bound.
+  auto relative = [](const std::vector<float>& got, const std::vector<float>& start,
+                     const std::vector<double>& ref) {
+    double err = 0, norm = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      const double added = ref[i] - start[i];
+      err += (got[i] - ref[i]) * (got[i] - ref[i]);
+      norm += added * added;
+    }
+    return std::sqrt(err / norm);
+  };
+  REQUIRE(relative(dx, dx0, rdx) < 1e-5);
+  REQUIRE(relative(dw, dw0, rdw) < 1e-5);
+}
+
+}  // namespace
+
+TEST_CASE("conv1d_fft backward passes match float64 sums", "[cpu][conv][fft]") {
+  const Case cases[] = {
+      {1, 64, 8, 8, 9, 1, 0, 0},      // one block
+      {2, 100, 12, 20, 9, 2, 0, 0},   // blocks that do not divide L
+      {3, 50, 16, 8, 33, 2, 0, 0},    // L shorter than the span
+      {1, 1000, 9, 7, 17, 2, 0, 0},   // many blocks
+      {2, 512, 96, 64, 33, 2, 0, 0},  // the bundled models' up.0
+  };
+  uint32_t seed = 50;
+  for (const Case& c : cases) {
+    check_backward(c, seed);
+    seed += 5;
+  }
+  sr::cpu::conv1d_fft_set_budgets(20000, 30000);  // several segment groups and bin chunks
+  check_backward({3, 700, 24, 16, 17, 2, 0, 0}, 300);
+  check_backward({1, 333, 12, 40, 33, 2, 0, 0}, 310);
   sr::cpu::conv1d_fft_set_budgets(0, 0);
 }
