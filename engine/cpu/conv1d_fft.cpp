@@ -220,16 +220,21 @@ std::unique_ptr<Shape> make_shape(const Geometry& g, int64_t Cin, int64_t Cout, 
   shape->forward_dy = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(G * Cout), sc.out.get(),
                                               nullptr, 1, n, sc.y_spec.get(), nullptr,
                                               static_cast<int>(G * Cout), 1, FFTW_ESTIMATE);
-  // One segment: Cin (Cout) rows N floats apart, bins G Cin (G Cout) apart in the spectra.
-  shape->segment_x = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(Cin), sc.in.get(), nullptr, 1,
-                                             n, sc.x_spec.get(), nullptr, static_cast<int>(G * Cin),
-                                             1, FFTW_ESTIMATE);
+  // One segment: Cin (Cout) rows N floats apart, bins G Cin (G Cout) apart in the spectra. These
+  // are the plans that run whenever the channel counts are even, so FFTW measures them (a few ms
+  // per shape, once per thread): 1.6x faster than estimated plans on the bundled models' up.0
+  // (16 x 512 x 96 -> 64, K 33: 24 against 40 ms, one thread). A measured plan may differ from
+  // one process to the next, and with it the FFT path's last bits (~1e-7 relative); the per-tap
+  // GEMM path (SR_CPU_CONV=gemm) gives the same bits every run.
+  shape->segment_x =
+      fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(Cin), sc.in.get(), nullptr, 1, n,
+                              sc.x_spec.get(), nullptr, static_cast<int>(G * Cin), 1, FFTW_MEASURE);
   shape->segment_inverse_y = fftwf_plan_many_dft_c2r(1, &n, static_cast<int>(Cout), sc.y_spec.get(),
                                                      nullptr, static_cast<int>(G * Cout), 1,
-                                                     sc.out.get(), nullptr, 1, n, FFTW_ESTIMATE);
+                                                     sc.out.get(), nullptr, 1, n, FFTW_MEASURE);
   shape->segment_dy = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(Cout), sc.out.get(), nullptr,
                                               1, n, sc.y_spec.get(), nullptr,
-                                              static_cast<int>(G * Cout), 1, FFTW_ESTIMATE);
+                                              static_cast<int>(G * Cout), 1, FFTW_MEASURE);
   SR_CHECK(shape->forward_x && shape->inverse_y && shape->forward_dy && shape->segment_x &&
                shape->segment_inverse_y && shape->segment_dy,
            "conv1d_fft: FFTW planning failed");
