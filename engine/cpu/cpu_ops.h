@@ -9,6 +9,15 @@
 
 #include "sr/ops.h"
 
+// Hot loops marked SR_VECTOR_CLONES are compiled twice, for AVX2 + FMA and for the baseline, and
+// picked at load time by the CPU (GCC function multi-versioning): the build itself targets
+// x86-64-v2.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define SR_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define SR_VECTOR_CLONES
+#endif
+
 namespace sr::cpu {
 
 // Part `index` of [0, n) split into `parts` near-equal contiguous ranges, as [first, second): how

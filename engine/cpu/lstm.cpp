@@ -30,13 +30,7 @@ inline float gate(float x, bool hard) {
   return hard ? hard_sigmoid(x) : fast_sigmoid(x);
 }
 
-// The step kernels below are compiled twice, for AVX2 + FMA and for the baseline, and picked at
-// load time by the CPU (GCC function multi-versioning): the build itself targets x86-64-v2.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define SR_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define SR_VECTOR_CLONES
-#endif
+// The step kernels below are compiled twice (SR_VECTOR_CLONES, cpu_ops.h).
 
 // z[q*H + j] += sum_k h[k] * U[k, q*H + j] for the gate columns of units j in [j0, j1): the
 // recurrent product of one step and one batch row. For the batch sizes of inference (1-16 rows) a
