@@ -246,8 +246,8 @@ int run(int argc, char** argv) {
            &o.band);
   p.option("generated-gain", 0, "DB",
            "gain on what the network adds above the input's band; 'model' = the model file's "
-           "generated_gain_db (bundled: -10 dB at r = 2, -28 at r = 4; they guess that band too "
-           "loud on unseen voices); 0 = the network's own level",
+           "generated_gain_db (bundled: -5 dB at r = 2, -28 at r = 4, -10 at r = 8, chosen on "
+           "validation voices: louder costs WB-PESQ); 0 = the network's own level",
            &o.generated_gain);
   p.flag("raw", 0,
          "the network's output alone at the model's rate, as the originals (input resampled to "
@@ -268,10 +268,11 @@ int run(int argc, char** argv) {
   p.option("threads", 0, "N", "CPU threads; 0 = the cores not busy with other work", &o.threads);
   p.flag("quiet", 'q', "no progress or timing on stderr", &o.quiet);
   p.epilog(
-      "Models: without --model, models/speech_r<R>.safetensors (small TFiLMs trained on one\n"
-      "speaker at 16 kHz, r = 2 and 4; see docs/MODELS.md); without --r the input's band picks\n"
-      "one. A model file's metadata gives its architecture, rate, ratio, patch length and how its\n"
-      "training input was low-passed; the network's input is conditioned the same way.\n"
+      "Models: without --model, models/speech_r<R>.safetensors (1M-parameter TFiLMs for 16 kHz\n"
+      "speech, r = 2, 4 and 8, trained on many voices and languages with varied low-rate inputs;\n"
+      "see docs/MODELS.md); without --r the input's band picks one. A model file's metadata gives\n"
+      "its architecture, rate, ratio, patch length and how its training input was low-passed; the\n"
+      "network's input is conditioned the same way.\n"
       "Output that would exceed full scale: the added band is turned down where it would (the\n"
       "input's own band is never changed), and the summary says so.\n"
       "Exit codes: 0 success, 1 error (bad input, model or file), 2 usage error.");

@@ -104,10 +104,11 @@ TEST_CASE("plan_extension: pass-through, output rates, crossover, raw", "[band_e
 TEST_CASE("plan_extension: the comb notch for r > 2 and for varied-trained models",
           "[band_extender]") {
   ModelConfig c;  // decimate's filter (cheby1), like the bundled models
-  REQUIRE(!plan_extension(8000, 3600, 3800, c, 2, 0, false).notch_subpixel_lines);
-  REQUIRE(plan_extension(4000, 1800, 1900, c, 4, 0, false).notch_subpixel_lines);
-  c.input_filter.family = InputFilter::Family::varied;  // the robust models leave a line at r = 2
-  REQUIRE(plan_extension(8000, 3600, 3800, c, 2, 0, false).notch_subpixel_lines);
+  REQUIRE(plan_extension(8000, 3600, 3800, c, 2, 0, false).notch_period == 0);
+  REQUIRE(plan_extension(4000, 1800, 1900, c, 4, 0, false).notch_period == 4);
+  c.input_filter.family = InputFilter::Family::varied;  // the robust models leave lines at r = 2
+  REQUIRE(plan_extension(8000, 3600, 3800, c, 2, 0, false).notch_period == 32);
+  REQUIRE(plan_extension(4000, 1800, 1900, c, 4, 0, false).notch_period == 4);
 }
 
 TEST_CASE("a full-band tone complex at 16 kHz through r = 2 comes back unchanged",

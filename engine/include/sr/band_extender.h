@@ -40,9 +40,10 @@ struct ExtensionPlan {
   // generated_gain_db): today's models guess that band too loud on unseen voices.
   double generated_gain = 1.0;
   InputFilter filter;  // how the network's input is conditioned
-  // A comb notch on the network's output removes the U-Net's steady lines at model rate / 4 and
-  // / 2 (periodic_notch_taps): for r > 2, and for models trained on varied degradations.
-  bool notch_subpixel_lines = false;
+  // A comb notch on the network's output removes the U-Net's steady lines at the multiples of
+  // model rate / period (periodic_notch_taps over 2 span + 1 periods): rate / 4 for r > 2, rate /
+  // 32 for r = 2 models trained on varied degradations; period 0: none.
+  int notch_period = 0, notch_span = 0;
   int low_rate() const { return model_rate / ratio; }
 };
 
