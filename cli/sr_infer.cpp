@@ -246,8 +246,8 @@ int run(int argc, char** argv) {
            &o.band);
   p.option("generated-gain", 0, "DB",
            "gain on what the network adds above the input's band; 'model' = the model file's "
-           "generated_gain_db (bundled: -5 dB at r = 2, -28 at r = 4, -10 at r = 8, chosen on "
-           "validation voices: louder costs WB-PESQ); 0 = the network's own level",
+           "generated_gain_db (bundled: -15 dB at r = 2, -28 at r = 4, -20 at r = 8; louder "
+           "costs WB-PESQ on unseen voices); 0 = the network's own level",
            &o.generated_gain);
   p.flag("raw", 0,
          "the network's output alone at the model's rate, as the originals (input resampled to "
