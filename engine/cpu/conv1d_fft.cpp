@@ -26,7 +26,6 @@
 #include <vector>
 
 #include "core/power_spectrum.h"  // fftw_planner_mutex: one lock for every FFTW planner call
-#include "cpu/cpu_ops.h"          // SR_VECTOR_CLONES
 #include "sr/backend.h"
 #include "sr/error.h"
 
@@ -127,7 +126,7 @@ FftwBuffer<T> fftw_buffer(int64_t count) {
 // Scratch shared by every layer of this thread: it grows to the largest layer's need and stays
 // (fftwf_malloc'd, so any of its arrays has the alignment the plans were made with).
 struct Scratch {
-  FftwBuffer<float> in, out;                 // [s][n][ci], [s][n][co]: the signal's own layout
+  FftwBuffer<float> in, out;                 // [s][ci][n], [s][co][n]: one transform per row
   FftwBuffer<fftwf_complex> x_spec, y_spec;  // [f][s][ci], [f][s][co]: FFTW writes/reads these
   FftwBuffer<fftwf_complex> w_spec;          // [f - f0][ci][co]: one chunk of conj(H)
   std::vector<float> w_split;                // (2 chunk x Cin Cout): real and imaginary rows
@@ -166,7 +165,7 @@ Scratch& scratch() {
 struct Shape {
   std::vector<float> dft;  // (2F x K): row 2f cos(2 pi f d j / N), 2f+1 sin(...)
   fftwf_plan forward_x = nullptr, inverse_y = nullptr;
-  fftwf_plan forward_dy = nullptr;  // the weight gradient's: out[s][n][co] -> y_spec[f][s][co]
+  fftwf_plan forward_dy = nullptr;  // the weight gradient's: out[s][co][n] -> y_spec[f][s][co]
   fftwf_plan segment_x = nullptr, segment_inverse_y = nullptr, segment_dy = nullptr;
   bool segments_x = false, segments_y = false;  // whether the segment plans apply
 
@@ -187,7 +186,7 @@ bool same_alignment(T* base, int64_t step, int64_t G) {
   return true;
 }
 
-// The r2c transforms of segments [0, used): in[s][n][c] (N rows of c channels) -> spec[f][s][c].
+// The r2c transforms of segments [0, used): rows in[s][c][n] (N c-row blocks) -> spec[f][s][c].
 void transform_segments(fftwf_plan group, fftwf_plan segment, bool per_segment, float* in,
                         fftwf_complex* spec, int64_t N, int64_t channels, int64_t used) {
   if (!per_segment) return fftwf_execute_dft_r2c(group, in, spec);
@@ -210,35 +209,27 @@ std::unique_ptr<Shape> make_shape(const Geometry& g, int64_t Cin, int64_t Cout, 
     }
   std::lock_guard<std::mutex> lock(fftw_planner_mutex());
   const int n = static_cast<int>(N);
-  // Every transform runs along n, whose samples are a row of channels apart in the time-domain
-  // buffers ([s][n][c], as the signal itself) and a segment group of channels apart in the
-  // spectra ([f][s][c]); the channels (and segments) are FFTW's howmany dimensions, with unit
-  // stride over channels, which FFTW vectorises across.
-  auto r2c = [&](int64_t C, int64_t segments, float* in, fftwf_complex* out, unsigned flags) {
-    const fftwf_iodim along{n, static_cast<int>(C), static_cast<int>(G * C)};
-    const fftwf_iodim many[2] = {
-        {static_cast<int>(segments), static_cast<int>(N * C), static_cast<int>(C)},
-        {static_cast<int>(C), 1, 1}};
-    return fftwf_plan_guru_dft_r2c(1, &along, 2, many, in, out, flags);
-  };
-  auto c2r = [&](int64_t C, int64_t segments, fftwf_complex* in, float* out, unsigned flags) {
-    const fftwf_iodim along{n, static_cast<int>(G * C), static_cast<int>(C)};
-    const fftwf_iodim many[2] = {
-        {static_cast<int>(segments), static_cast<int>(C), static_cast<int>(N * C)},
-        {static_cast<int>(C), 1, 1}};
-    return fftwf_plan_guru_dft_c2r(1, &along, 2, many, in, out, flags);
-  };
-  shape->forward_x = r2c(Cin, G, sc.in.get(), sc.x_spec.get(), FFTW_ESTIMATE);
-  shape->inverse_y = c2r(Cout, G, sc.y_spec.get(), sc.out.get(), FFTW_ESTIMATE);
-  shape->forward_dy = r2c(Cout, G, sc.out.get(), sc.y_spec.get(), FFTW_ESTIMATE);
-  // One segment's transforms. These are the plans that run whenever the channel counts are even,
-  // so FFTW measures them (a few ms per shape, once per thread): 1.6x faster than estimated plans
-  // on the bundled models' up.0 (16 x 512 x 96 -> 64, K 33: 24 against 40 ms, one thread). A
-  // measured plan may differ from one process to the next, and with it the FFT path's last bits
-  // (~1e-7 relative); the per-tap GEMM path (SR_CPU_CONV=gemm) gives the same bits every run.
-  shape->segment_x = r2c(Cin, 1, sc.in.get(), sc.x_spec.get(), FFTW_MEASURE);
-  shape->segment_inverse_y = c2r(Cout, 1, sc.y_spec.get(), sc.out.get(), FFTW_MEASURE);
-  shape->segment_dy = r2c(Cout, 1, sc.out.get(), sc.y_spec.get(), FFTW_MEASURE);
+  // in[s][ci][n] -> x_spec[f][s][ci]: row r = s Cin + ci lands at f G Cin + r.
+  shape->forward_x = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(G * Cin), sc.in.get(), nullptr,
+                                             1, n, sc.x_spec.get(), nullptr,
+                                             static_cast<int>(G * Cin), 1, FFTW_ESTIMATE);
+  // y_spec[f][s][co] -> out[s][co][n]
+  shape->inverse_y = fftwf_plan_many_dft_c2r(1, &n, static_cast<int>(G * Cout), sc.y_spec.get(),
+                                             nullptr, static_cast<int>(G * Cout), 1, sc.out.get(),
+                                             nullptr, 1, n, FFTW_ESTIMATE);
+  shape->forward_dy = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(G * Cout), sc.out.get(),
+                                              nullptr, 1, n, sc.y_spec.get(), nullptr,
+                                              static_cast<int>(G * Cout), 1, FFTW_ESTIMATE);
+  // One segment: Cin (Cout) rows N floats apart, bins G Cin (G Cout) apart in the spectra.
+  shape->segment_x = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(Cin), sc.in.get(), nullptr, 1,
+                                             n, sc.x_spec.get(), nullptr, static_cast<int>(G * Cin),
+                                             1, FFTW_ESTIMATE);
+  shape->segment_inverse_y = fftwf_plan_many_dft_c2r(1, &n, static_cast<int>(Cout), sc.y_spec.get(),
+                                                     nullptr, static_cast<int>(G * Cout), 1,
+                                                     sc.out.get(), nullptr, 1, n, FFTW_ESTIMATE);
+  shape->segment_dy = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(Cout), sc.out.get(), nullptr,
+                                              1, n, sc.y_spec.get(), nullptr,
+                                              static_cast<int>(G * Cout), 1, FFTW_ESTIMATE);
   SR_CHECK(shape->forward_x && shape->inverse_y && shape->forward_dy && shape->segment_x &&
                shape->segment_inverse_y && shape->segment_dy,
            "conv1d_fft: FFTW planning failed");
@@ -259,48 +250,16 @@ Shape& shape_for(const Geometry& g, int64_t Cin, int64_t Cout, int64_t K, int64_
   return *slot;
 }
 
-// y[s][co] = scale sum_ci x[s][ci] h[ci][co] for the few segments of a small batch
-// (M <= kFewRows), x and y complex (re, im pairs), h split into real and imaginary (Cin x Cout)
-// planes: cgemm packs h again for every bin, which costs more than the product itself when M is
-// 1-4 (at batch 1 on the bundled models' up.0, half of the layer's time went to cgemm's packing).
-// Each row of h is read once for all M rows, whose sums stay in L1 as split planes.
-constexpr int64_t kFewRows = 4;
-SR_VECTOR_CLONES void mix_few_rows(const float* x, int64_t M, int64_t Cin, const float* h_re,
-                                   const float* h_im, int64_t Cout, float scale, float* y,
-                                   float* sums) {
-  std::fill(sums, sums + 2 * M * Cout, 0.0f);
-  for (int64_t ci = 0; ci < Cin; ++ci) {
-    const float* hr = h_re + ci * Cout;
-    const float* hi = h_im + ci * Cout;
-    for (int64_t s = 0; s < M; ++s) {
-      const float xr = x[2 * (s * Cin + ci)], xi = x[2 * (s * Cin + ci) + 1];
-      float* sr = sums + 2 * s * Cout;
-      float* si = sr + Cout;
-      for (int64_t k = 0; k < Cout; ++k) {
-        sr[k] += xr * hr[k] - xi * hi[k];
-        si[k] += xr * hi[k] + xi * hr[k];
-      }
-    }
-  }
-  for (int64_t s = 0; s < M; ++s)
-    for (int64_t k = 0; k < Cout; ++k) {
-      y[2 * (s * Cout + k)] = scale * sums[2 * s * Cout + k];
-      y[2 * (s * Cout + k) + 1] = scale * sums[(2 * s + 1) * Cout + k];
-    }
-}
-
 // conj(H)[f] = sum_j w[j] (cos + i sin)(2 pi f dilation j / N) for bins [f0, f0 + bins), as one
-// GEMM from the K taps into `split`: per bin a real and an imaginary (Cin x Cout) plane.
+// GEMM from the K taps into ws.w_split (real and imaginary rows), then interleaved into `dst`
+// ([f - f0][ci][co]) for cgemm.
 void make_spectra_chunk(const float* w, const Shape& shape, int64_t f0, int64_t bins, int64_t K,
-                        int64_t pairs, float* split) {
+                        int64_t pairs, Scratch& ws, fftwf_complex* dst) {
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(2 * bins),
               static_cast<int>(pairs), static_cast<int>(K), 1.0f, shape.dft.data() + 2 * f0 * K,
-              static_cast<int>(K), w, static_cast<int>(pairs), 0.0f, split,
+              static_cast<int>(K), w, static_cast<int>(pairs), 0.0f, ws.w_split.data(),
               static_cast<int>(pairs));
-}
-
-// The split planes of `bins` bins interleaved into complex numbers ([f - f0][ci][co]) for cgemm.
-void interleave_spectra(const float* split, int64_t bins, int64_t pairs, fftwf_complex* dst) {
+  const float* split = ws.w_split.data();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < bins; ++i) {
     const float* re = split + (2 * i) * pairs;
@@ -317,16 +276,16 @@ struct SpectraCache {
   struct Entry {
     const float* w = nullptr;
     int64_t n = 0, K = 0, Cin = 0, Cout = 0, dilation = 0;
-    std::vector<float> weights;  // (K, Cin, Cout) as last made
-    std::vector<float> split;    // per bin f: real, then imaginary (Cin x Cout) plane
+    std::vector<float> weights;         // (K, Cin, Cout) as last made
+    FftwBuffer<fftwf_complex> spectra;  // [f][ci][co]
     int64_t bytes = 0;
   };
   std::vector<std::unique_ptr<Entry>> entries;  // oldest first
   int64_t bytes = 0;
 
   // The entry for these weights, made or remade as needed; null when it cannot be kept.
-  const float* get(const float* w, const Geometry& g, int64_t Cin, int64_t Cout, int64_t K,
-                   int64_t dilation, const Shape& shape) {
+  const fftwf_complex* get(const float* w, const Geometry& g, int64_t Cin, int64_t Cout, int64_t K,
+                           int64_t dilation, const Shape& shape, Scratch& ws) {
     const int64_t F = g.bins, pairs = Cin * Cout, count = K * pairs;
     const int64_t entry_bytes = 8 * F * pairs + 4 * count;
     if (entry_bytes > g_spectra_total_bytes) return nullptr;
@@ -335,7 +294,7 @@ struct SpectraCache {
       if (it->w == w && it->n == g.n && it->K == K && it->Cin == Cin && it->Cout == Cout &&
           it->dilation == dilation)
         e = it.get();
-    if (e && std::equal(w, w + count, e->weights.begin())) return e->split.data();
+    if (e && std::equal(w, w + count, e->weights.begin())) return e->spectra.get();
     if (!e) {
       while (!entries.empty() && bytes + entry_bytes > g_spectra_total_bytes) {
         bytes -= entries.front()->bytes;
@@ -343,13 +302,16 @@ struct SpectraCache {
       }
       entries.push_back(std::make_unique<Entry>());
       e = entries.back().get();
-      *e = Entry{w, g.n, K, Cin, Cout, dilation, {}, {}, entry_bytes};
+      *e = Entry{w,          g.n, K, Cin, Cout, dilation, {}, fftw_buffer<fftwf_complex>(F * pairs),
+                 entry_bytes};
       bytes += entry_bytes;
     }
     e->weights.assign(w, w + count);
-    e->split.resize(static_cast<size_t>(2 * F * pairs));
-    make_spectra_chunk(w, shape, 0, F, K, pairs, e->split.data());
-    return e->split.data();
+    for (int64_t f0 = 0; f0 < F; f0 += g.bin_chunk) {
+      const int64_t bins = std::min(g.bin_chunk, F - f0);
+      make_spectra_chunk(w, shape, f0, bins, K, pairs, ws, e->spectra.get() + f0 * pairs);
+    }
+    return e->spectra.get();
   }
   void clear() {
     entries.clear();
@@ -363,7 +325,7 @@ SpectraCache& spectra_cache() {
 }
 
 // Segment s of a group that starts at segment `first`: the N input rows from k V - P of patch b
-// (zero outside [0, L)) into in[s][n][ci]; segments past `used` are zeros.
+// (zero outside [0, L)) into in[s][ci][n]; segments past `used` are zeros.
 void fill_input_segments(const float* x, int64_t ldx, const Geometry& g, int64_t L, int64_t Cin,
                          int64_t first, int64_t used, float* in) {
   const int64_t N = g.n, V = g.valid, blocks = (L + V - 1) / V;
@@ -377,11 +339,9 @@ void fill_input_segments(const float* x, int64_t ldx, const Geometry& g, int64_t
     const int64_t b = (first + s) / blocks, k = (first + s) % blocks;
     for (int64_t n = 0; n < N; ++n) {
       const int64_t t = k * V - g.pad + n;
-      float* dst = seg + n * Cin;
-      if (t >= 0 && t < L)
-        std::copy_n(x + (b * L + t) * ldx, Cin, dst);
-      else
-        std::fill(dst, dst + Cin, 0.0f);
+      const bool inside = t >= 0 && t < L;
+      const float* row = x + (b * L + (inside ? t : 0)) * ldx;
+      for (int64_t ci = 0; ci < Cin; ++ci) seg[ci * N + n] = inside ? row[ci] : 0.0f;
     }
   }
 }
@@ -415,7 +375,8 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
   const std::complex<float> alpha(1.0f / static_cast<float>(N), 0.0f), beta(0.0f, 0.0f);
   // The layer's whole spectra, kept from an earlier call with the same weights, or null: then
   // they are made chunk by chunk for every segment group.
-  const float* kept = g.cached ? spectra_cache().get(w, g, Cin, Cout, K, dilation, shape) : nullptr;
+  const fftwf_complex* kept =
+      g.cached ? spectra_cache().get(w, g, Cin, Cout, K, dilation, shape, ws) : nullptr;
 
   for (int64_t first = 0; first < g.segments; first += G) {
     const int64_t used = std::min(G, g.segments - first);
@@ -423,31 +384,19 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
     transform_segments(shape.forward_x, shape.segment_x, shape.segments_x, ws.in.get(),
                        ws.x_spec.get(), N, Cin, used);
 
-    for (int64_t f0 = 0; f0 < F; f0 += g.bin_chunk) {
-      const int64_t bins = std::min(g.bin_chunk, F - f0);
-      const float* split = kept ? kept + 2 * f0 * pairs : ws.w_split.data();
-      if (!kept) make_spectra_chunk(w, shape, f0, bins, K, pairs, ws.w_split.data());
-      if (used <= kFewRows) {
-        const fftwf_complex* xs = ws.x_spec.get();
-        fftwf_complex* ys = ws.y_spec.get();
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < bins; ++i) {
-          thread_local std::vector<float> sums;  // this thread's own
-          sums.resize(static_cast<size_t>(2 * kFewRows * Cout));
-          const float* h = split + 2 * i * pairs;
-          mix_few_rows(&xs[(f0 + i) * G * Cin][0], used, Cin, h, h + pairs, Cout, alpha.real(),
-                       &ys[(f0 + i) * G * Cout][0], sums.data());
-        }
-        continue;
-      }
-      interleave_spectra(split, bins, pairs, ws.w_spec.get());
-      // Per-bin cgemms on separate threads need OpenBLAS's OpenMP build (conv1d.cpp, conv1d_gemm).
+    const int64_t chunk = kept ? F : g.bin_chunk;
+    for (int64_t f0 = 0; f0 < F; f0 += chunk) {
+      const int64_t bins = std::min(chunk, F - f0);
+      const fftwf_complex* spectra = kept ? kept : ws.w_spec.get();
+      if (!kept) make_spectra_chunk(w, shape, f0, bins, K, pairs, ws, ws.w_spec.get());
+        // Per-bin cgemms on separate threads need OpenBLAS's OpenMP build (conv1d.cpp,
+        // conv1d_gemm).
 #pragma omp parallel for schedule(dynamic) if (cpu_blas_uses_openmp())
       for (int64_t i = 0; i < bins; ++i)
         cblas_cgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(used),
                     static_cast<int>(Cout), static_cast<int>(Cin), &alpha,
                     ws.x_spec.get() + (f0 + i) * G * Cin, static_cast<int>(Cin),
-                    ws.w_spec.get() + i * pairs, static_cast<int>(Cout), &beta,
+                    spectra + i * pairs, static_cast<int>(Cout), &beta,
                     ws.y_spec.get() + (f0 + i) * G * Cout, static_cast<int>(Cout));
     }
     if (shape.segments_y) {  // each thread its own segments; unused ones are not transformed
@@ -471,11 +420,10 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
     for (int64_t s = 0; s < used; ++s) {
       const int64_t b = (first + s) / blocks, k = (first + s) % blocks;
       const int64_t rows = std::min(V, L - k * V);
-      const float* src = out + s * N * Cout;  // [n][co]
+      const float* src = out + s * Cout * N;  // [co][n]
       for (int64_t n = 0; n < rows; ++n) {
         float* dst = y + (b * L + k * V + n) * ldy;
-        const float* row = src + n * Cout;
-        for (int64_t co = 0; co < Cout; ++co) dst[co] = row[co] + bias[co];
+        for (int64_t co = 0; co < Cout; ++co) dst[co] = src[co * N + n] + bias[co];
       }
     }
   }
@@ -534,7 +482,10 @@ void conv1d_fft_bwd_weight(const float* x, const float* dy, float* dw, int64_t B
       if (s >= used) continue;
       const int64_t b = (first + s) / blocks, k = (first + s) % blocks;
       const int64_t rows = std::min(V, L - k * V);
-      std::copy_n(dy + (b * L + k * V) * Cout, rows * Cout, seg);  // [n][co], zeros beyond
+      for (int64_t n = 0; n < rows; ++n) {
+        const float* row = dy + (b * L + k * V + n) * Cout;
+        for (int64_t co = 0; co < Cout; ++co) seg[co * N + n] = row[co];
+      }
     }
     transform_segments(shape.forward_x, shape.segment_x, shape.segments_x, ws.in.get(),
                        ws.x_spec.get(), N, Cin, used);
