@@ -40,8 +40,8 @@ __global__ void add_kernel(const float* __restrict__ a, const float* __restrict_
   y[i] = a[i] + b[i];
 }
 
-// engine/cpu/dropout.cpp's dropout_keep, bit for bit: splitmix64 of (seed, index), top 53 bits as a
-// double in [0, 1).
+// engine/cpu/cpu_ops.h's dropout_keep_below with dropout_threshold, bit for bit: splitmix64 of
+// (seed, index), top 53 bits as a double in [0, 1).
 __device__ __forceinline__ bool dropout_keep(uint64_t seed, uint64_t index, float rate) {
   uint64_t z = seed * 0x9E3779B97F4A7C15ull + index + 0x632BE59BD9B4E019ull;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;

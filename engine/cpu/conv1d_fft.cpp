@@ -250,6 +250,20 @@ Shape& shape_for(const Geometry& g, int64_t Cin, int64_t Cout, int64_t K, int64_
   return *slot;
 }
 
+// What both passes set up for a layer: its geometry, this thread's scratch sized for it, and the
+// plans and cos/sin table of its shape.
+struct Layer {
+  Geometry g;
+  Scratch& ws;
+  const Shape& shape;
+};
+Layer prepare(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation) {
+  const Geometry g = best_geometry(B, L, Cin, Cout, K, dilation);
+  Scratch& ws = scratch();
+  ws.reserve(g, Cin, Cout);
+  return {g, ws, shape_for(g, Cin, Cout, K, dilation, ws)};
+}
+
 // conj(H)[f] = sum_j w[j] (cos + i sin)(2 pi f dilation j / N) for bins [f0, f0 + bins), as one
 // GEMM from the K taps into ws.w_split (real and imaginary rows), then interleaved into `dst`
 // ([f - f0][ci][co]) for cgemm.
@@ -300,10 +314,9 @@ struct SpectraCache {
         bytes -= entries.front()->bytes;
         entries.erase(entries.begin());
       }
-      entries.push_back(std::make_unique<Entry>());
+      entries.push_back(std::make_unique<Entry>(Entry{
+          w, g.n, K, Cin, Cout, dilation, {}, fftw_buffer<fftwf_complex>(F * pairs), entry_bytes}));
       e = entries.back().get();
-      *e = Entry{w,          g.n, K, Cin, Cout, dilation, {}, fftw_buffer<fftwf_complex>(F * pairs),
-                 entry_bytes};
       bytes += entry_bytes;
     }
     e->weights.assign(w, w + count);
@@ -366,12 +379,9 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
                 int64_t ldy, int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
                 int64_t dilation) {
   SR_CHECK(K % 2 == 1, "conv1d_fft: odd kernels only");
-  const Geometry g = best_geometry(B, L, Cin, Cout, K, dilation);
+  const auto [g, ws, shape] = prepare(B, L, Cin, Cout, K, dilation);
   const int64_t N = g.n, F = g.bins, V = g.valid, G = g.group, pairs = Cin * Cout;
   const int64_t blocks = (L + V - 1) / V;
-  Scratch& ws = scratch();
-  ws.reserve(g, Cin, Cout);
-  const Shape& shape = shape_for(g, Cin, Cout, K, dilation, ws);
   const std::complex<float> alpha(1.0f / static_cast<float>(N), 0.0f), beta(0.0f, 0.0f);
   // The layer's whole spectra, kept from an earlier call with the same weights, or null: then
   // they are made chunk by chunk for every segment group.
@@ -388,9 +398,8 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
     for (int64_t f0 = 0; f0 < F; f0 += chunk) {
       const int64_t bins = std::min(chunk, F - f0);
       const fftwf_complex* spectra = kept ? kept : ws.w_spec.get();
+      // (The per-bin cgemms below run on separate threads with OpenBLAS's OpenMP build only.)
       if (!kept) make_spectra_chunk(w, shape, f0, bins, K, pairs, ws, ws.w_spec.get());
-        // Per-bin cgemms on separate threads need OpenBLAS's OpenMP build (conv1d.cpp,
-        // conv1d_gemm).
 #pragma omp parallel for schedule(dynamic) if (cpu_blas_uses_openmp())
       for (int64_t i = 0; i < bins; ++i)
         cblas_cgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(used),
@@ -463,12 +472,9 @@ void conv1d_fft_bwd_data(const float* dy, const float* w, float* dx, int64_t B, 
 void conv1d_fft_bwd_weight(const float* x, const float* dy, float* dw, int64_t B, int64_t L,
                            int64_t Cin, int64_t Cout, int64_t K, int64_t dilation) {
   SR_CHECK(K % 2 == 1, "conv1d_fft: odd kernels only");
-  const Geometry g = best_geometry(B, L, Cin, Cout, K, dilation);
+  const auto [g, ws, shape] = prepare(B, L, Cin, Cout, K, dilation);
   const int64_t N = g.n, F = g.bins, V = g.valid, G = g.group, pairs = Cin * Cout;
   const int64_t blocks = (L + V - 1) / V;
-  Scratch& ws = scratch();
-  ws.reserve(g, Cin, Cout);
-  const Shape& shape = shape_for(g, Cin, Cout, K, dilation, ws);
   const std::complex<float> one(1.0f, 0.0f), zero(0.0f, 0.0f);
 
   for (int64_t first = 0; first < g.segments; first += G) {

@@ -48,7 +48,7 @@ void attention_fwd(const OpCall& call);
 void layer_norm_fwd(const OpCall& call);
 void pos_encoding_fwd(const OpCall& call);
 
-// dropout.cpp: inverted dropout, mask from dropout_keep(seed, index, rate)
+// dropout.cpp: inverted dropout, mask from dropout_keep_below(seed, index, threshold)
 void dropout_fwd(const OpCall& call);
 void dropout_bwd(const OpGradCall& call);
 
@@ -84,9 +84,6 @@ inline bool dropout_keep_below(uint64_t seed, uint64_t index, uint64_t threshold
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   z ^= z >> 31;
   return (z >> 11) >= threshold;
-}
-inline bool dropout_keep(uint64_t seed, uint64_t index, float rate) {
-  return dropout_keep_below(seed, index, dropout_threshold(rate));
 }
 
 // Sinusoidal table value (spec 4): sin for even i, cos for odd i, angle pos / 10000^(2*(i/2)/d),

@@ -58,22 +58,24 @@ double loss_and_grad(const LossSpec& loss, const float* y, const float* t, const
   const size_t n = static_cast<size_t>(patches * length);
   std::vector<float> term_grad(grad ? n : 0);
   if (grad) std::fill(grad, grad + n, 0.0f);
+  // The spectral terms run in double: y, t (and x for pcm) converted once for all of them.
+  std::vector<double> yd, td, xd, gd;
   double total = 0;
   for (const LossSpec::Term& term : loss.terms) {
     double value = 0;
-    if (term.kind == LossKind::mrstft) {
-      StftLossOptions o;
-      o.ratio = loss.ratio;
-      o.high_band_weight = loss.high_band_weight;
-      std::vector<double> yd(y, y + n), td(t, t + n), gd(grad ? n : 0);
-      value = mrstft_loss(yd.data(), td.data(), patches, length, grad ? gd.data() : nullptr, o);
-      if (grad)
-        for (size_t i = 0; i < n; ++i) term_grad[i] = static_cast<float>(gd[i]);
-    } else if (term.kind == LossKind::pcm) {
-      SR_CHECK(x != nullptr, "the pcm loss needs the network input");
-      std::vector<double> yd(y, y + n), td(t, t + n), xd(x, x + n), gd(grad ? n : 0);
-      value =
-          pcm_loss(yd.data(), td.data(), xd.data(), patches, length, grad ? gd.data() : nullptr);
+    if (term.kind == LossKind::mrstft || term.kind == LossKind::pcm) {
+      if (yd.empty()) yd.assign(y, y + n), td.assign(t, t + n), gd.resize(grad ? n : 0);
+      double* g = grad ? gd.data() : nullptr;
+      if (term.kind == LossKind::mrstft) {
+        StftLossOptions o;
+        o.ratio = loss.ratio;
+        o.high_band_weight = loss.high_band_weight;
+        value = mrstft_loss(yd.data(), td.data(), patches, length, g, o);
+      } else {
+        SR_CHECK(x != nullptr, "the pcm loss needs the network input");
+        if (xd.empty()) xd.assign(x, x + n);
+        value = pcm_loss(yd.data(), td.data(), xd.data(), patches, length, g);
+      }
       if (grad)
         for (size_t i = 0; i < n; ++i) term_grad[i] = static_cast<float>(gd[i]);
     } else {

@@ -20,7 +20,8 @@ bool keep_by_definition(uint64_t seed, uint64_t index, float rate) {
 
 }  // namespace
 
-TEST_CASE("dropout mask: integer threshold equals the floating-point definition", "[cpu][dropout]") {
+TEST_CASE("dropout mask: integer threshold equals the floating-point definition",
+          "[cpu][dropout]") {
   std::mt19937_64 rng(20261207);
   std::uniform_real_distribution<float> any_rate(0.0f, 1.0f);
   std::vector<float> rates = {0.0f, 0.5f, 0.2f, 1.0f, 1e-7f, 0.9999999f};
