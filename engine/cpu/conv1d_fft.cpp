@@ -379,7 +379,12 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
                 int64_t ldy, int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
                 int64_t dilation) {
   SR_CHECK(K % 2 == 1, "conv1d_fft: odd kernels only");
-  const auto [g, ws, shape] = prepare(B, L, Cin, Cout, K, dilation);
+  // Named references, not a structured binding: OpenMP regions below use them (clang refuses
+  // bindings there).
+  const Layer layer = prepare(B, L, Cin, Cout, K, dilation);
+  const Geometry& g = layer.g;
+  Scratch& ws = layer.ws;
+  const Shape& shape = layer.shape;
   const int64_t N = g.n, F = g.bins, V = g.valid, G = g.group, pairs = Cin * Cout;
   const int64_t blocks = (L + V - 1) / V;
   const std::complex<float> alpha(1.0f / static_cast<float>(N), 0.0f), beta(0.0f, 0.0f);
@@ -472,7 +477,12 @@ void conv1d_fft_bwd_data(const float* dy, const float* w, float* dx, int64_t B, 
 void conv1d_fft_bwd_weight(const float* x, const float* dy, float* dw, int64_t B, int64_t L,
                            int64_t Cin, int64_t Cout, int64_t K, int64_t dilation) {
   SR_CHECK(K % 2 == 1, "conv1d_fft: odd kernels only");
-  const auto [g, ws, shape] = prepare(B, L, Cin, Cout, K, dilation);
+  // Named references, not a structured binding: OpenMP regions below use them (clang refuses
+  // bindings there).
+  const Layer layer = prepare(B, L, Cin, Cout, K, dilation);
+  const Geometry& g = layer.g;
+  Scratch& ws = layer.ws;
+  const Shape& shape = layer.shape;
   const int64_t N = g.n, F = g.bins, V = g.valid, G = g.group, pairs = Cin * Cout;
   const int64_t blocks = (L + V - 1) / V;
   const std::complex<float> one(1.0f, 0.0f), zero(0.0f, 0.0f);
