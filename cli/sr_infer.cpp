@@ -32,6 +32,7 @@ struct Options {
   std::string in, out, model, backend = "auto", precision = "tf32", batch = "auto";
   int r = 0, overlap = -1, out_rate = 0, band = 0;
   std::string generated_gain = "model";
+  std::string line_threshold = "auto";
   bool raw = false;
   int patches = 4;  // --batch resolved once the backend is known
   bool quiet = false;
@@ -212,6 +213,10 @@ int run_audio(const Options& o, sr::Network& net, const sr::ExtensionPlan& plan)
         static_cast<long long>(extender.limited_frames()),
         static_cast<double>(extender.limited_frames()) / out_rate,
         20 * std::log10(std::max(extender.min_gain(), 1e-5)));
+  if (extender.line_cut_frames() > 0)
+    log(o,
+        "  steady lines in the added band lowered in %lld of its analysis frames (up to %.1f dB)\n",
+        static_cast<long long>(extender.line_cut_frames()), extender.deepest_line_cut_db());
   if (extender.clamped_samples() > 0)
     log(o,
         "  %lld samples of the input's own band exceed full scale (the input is clipped) and "
@@ -249,6 +254,10 @@ int run(int argc, char** argv) {
            "generated_gain_db (bundled: -15 dB at r = 2, -28 at r = 4, -20 at r = 8; louder "
            "costs WB-PESQ on unseen voices); 0 = the network's own level",
            &o.generated_gain);
+  p.option("line-threshold", 0, "DB",
+           "steady lines (whistles) in the added band standing more than DB above their local "
+           "floor are lowered to it; 'auto' = 4 dB, 'off' = left as the network made them",
+           &o.line_threshold);
   p.flag("raw", 0,
          "the network's output alone at the model's rate, as the originals (input resampled to "
          "the model's low rate, nothing of it kept, no detection)",
@@ -309,6 +318,21 @@ int run(int argc, char** argv) {
     if (used == 0 || used != o.generated_gain.size() || !(gain_db <= 0 && gain_db >= -120))
       throw UsageError("--generated-gain must be 'model' or between -120 and 0 dB, got '" +
                        o.generated_gain + "'");
+  }
+  double line_threshold_db = -2;  // -2: the plan's default, -1: off
+  if (o.line_threshold == "off") {
+    line_threshold_db = -1;
+  } else if (o.line_threshold != "auto") {
+    size_t used = 0;
+    try {
+      line_threshold_db = std::stod(o.line_threshold, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != o.line_threshold.size() ||
+        !(line_threshold_db >= 0 && line_threshold_db <= 60))
+      throw UsageError("--line-threshold must be 'auto', 'off' or between 0 and 60 dB, got '" +
+                       o.line_threshold + "'");
   }
   if (npy && (o.raw || o.out_rate > 0 || o.band > 0))
     throw UsageError("--raw, --out-rate and --band apply to audio files, not .npy network input");
@@ -378,8 +402,10 @@ int run(int argc, char** argv) {
   if (npy) return run_npy(o, model_path, net);
   if (o.generated_gain == "model") gain_db = cfg.generated_gain_db;
   sr::AudioReader probe(o.in);
-  const sr::ExtensionPlan plan = sr::plan_extension(probe.sample_rate(), band.band_hz, band.edge_hz,
-                                                    cfg, r, o.out_rate, o.raw, gain_db);
+  sr::ExtensionPlan plan = sr::plan_extension(probe.sample_rate(), band.band_hz, band.edge_hz, cfg,
+                                              r, o.out_rate, o.raw, gain_db);
+  if (plan.mode == sr::ExtensionPlan::Mode::extend && line_threshold_db > -2)
+    plan.line_threshold_db = line_threshold_db;
   log(o, "%s\n", sr::describe(plan).c_str());
   return run_audio(o, net, plan);
 }

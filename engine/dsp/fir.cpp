@@ -106,15 +106,26 @@ ZeroPhaseFir::ZeroPhaseFir(std::vector<float> taps, int channels, int step)
   SR_CHECK(taps_.size() % 2 == 1, "zero-phase taps must have odd length");
   SR_CHECK(channels_ > 0 && step_ > 0, "bad channels/step");
   half_ = static_cast<int>(taps_.size() / 2);
+  size_t nonzero = 0;
+  for (float t : taps_) nonzero += t != 0.0f;
+  if (3 * nonzero <= taps_.size())
+    for (size_t k = 0; k < taps_.size(); ++k)
+      if (taps_[k] != 0.0f)
+        sparse_at_.push_back(static_cast<int>(k)), sparse_taps_.push_back(taps_[k]);
   // The zeros before the signal: frames -half .. -1.
-  history_.assign(static_cast<size_t>(half_) * channels_, 0.0f);
+  history_.assign(static_cast<size_t>(channels_),
+                  std::vector<float>(static_cast<size_t>(half_), 0.0f));
   history_base_ = -half_;
 }
 
 void ZeroPhaseFir::push(const float* frames, size_t count, std::vector<float>& out) {
   SR_CHECK(!ended_, "push after finish");
-  // Deinterleaved would vectorise better; interleaved keeps one buffer for any channel count.
-  history_.insert(history_.end(), frames, frames + count * channels_);
+  for (int c = 0; c < channels_; ++c) {
+    std::vector<float>& h = history_[static_cast<size_t>(c)];
+    const size_t at = h.size();
+    h.resize(at + count);
+    for (size_t f = 0; f < count; ++f) h[at + f] = frames[f * channels_ + c];
+  }
   input_count_ += static_cast<int64_t>(count);
   emit_until(input_count_ - half_, out);
 }
@@ -122,33 +133,35 @@ void ZeroPhaseFir::push(const float* frames, size_t count, std::vector<float>& o
 void ZeroPhaseFir::finish(std::vector<float>& out) {
   if (ended_) return;
   ended_ = true;
-  history_.insert(history_.end(), static_cast<size_t>(half_) * channels_, 0.0f);
+  for (auto& h : history_) h.insert(h.end(), static_cast<size_t>(half_), 0.0f);
   emit_until(input_count_, out);
 }
 
 void ZeroPhaseFir::emit_until(int64_t end, std::vector<float>& out) {
-  const int taps = static_cast<int>(taps_.size());
-  std::vector<double> acc(channels_);
+  const int taps = static_cast<int>(taps_.size()), nonzero = static_cast<int>(sparse_at_.size());
+  const float* t = taps_.data();
+  const int* sparse_at = sparse_at_.data();
+  const float* sparse_taps = sparse_taps_.data();
   for (; next_out_ < end; next_out_ += step_) {
-    const float* x = &history_[(next_out_ - half_ - history_base_) * channels_];
-    std::fill(acc.begin(), acc.end(), 0.0);
-    if (channels_ == 1) {
+    const size_t first = static_cast<size_t>(next_out_ - half_ - history_base_);
+    for (int c = 0; c < channels_; ++c) {
+      const float* x = &history_[static_cast<size_t>(c)][first];
       float sum = 0;  // float lanes vectorise; the taps sum to ~1, so float is exact enough
+      if (nonzero > 0) {
+        for (int i = 0; i < nonzero; ++i) sum += sparse_taps[i] * x[sparse_at[i]];
+      } else {
 #pragma omp simd reduction(+ : sum)
-      for (int k = 0; k < taps; ++k) sum += taps_[k] * x[k];
-      acc[0] = sum;
-    } else {
-      for (int k = 0; k < taps; ++k)
-        for (int c = 0; c < channels_; ++c) acc[c] += taps_[k] * x[k * channels_ + c];
+        for (int k = 0; k < taps; ++k) sum += t[k] * x[k];
+      }
+      out.push_back(sum);
     }
-    for (int c = 0; c < channels_; ++c) out.push_back(static_cast<float>(acc[c]));
   }
   // Keep what the next output needs: frames from next_out_ - half on.
   const int64_t keep_from = next_out_ - half_;
   if (keep_from > history_base_) {
-    const int64_t drop = std::min<int64_t>(keep_from - history_base_,
-                                           static_cast<int64_t>(history_.size()) / channels_);
-    history_.erase(history_.begin(), history_.begin() + drop * channels_);
+    const int64_t drop =
+        std::min<int64_t>(keep_from - history_base_, static_cast<int64_t>(history_[0].size()));
+    for (auto& h : history_) h.erase(h.begin(), h.begin() + drop);
     history_base_ += drop;
   }
 }

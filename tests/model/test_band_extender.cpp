@@ -62,7 +62,8 @@ std::vector<float> lowpass(const std::vector<float>& x, double cutoff, double ra
 
 double energy(const std::vector<float>& x, size_t from = 0, size_t to = SIZE_MAX) {
   double e = 0;
-  for (size_t i = from; i < std::min(to, x.size()); ++i) e += double(x[i]) * x[i];
+  const size_t end = std::min(to, x.size());
+  for (size_t i = from; i < end; ++i) e += double(x[i]) * x[i];
   return e;
 }
 

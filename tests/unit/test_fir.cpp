@@ -41,30 +41,34 @@ double magnitude(const std::vector<float>& taps, double f, double rate) {
 TEST_CASE("ZeroPhaseFir streams like one convolution, in any chunks, with subsampling",
           "[dsp][fir]") {
   const std::vector<float> taps = sr::test::random_vector(41, 11, 0.3f);
-  std::vector<float> sym(taps);
-  for (size_t k = 0; k < sym.size(); ++k) sym[k] = taps[std::min(k, sym.size() - 1 - k)];
+  std::vector<float> dense(taps), sparse(taps.size(), 0.0f);
+  for (size_t k = 0; k < dense.size(); ++k) dense[k] = taps[std::min(k, dense.size() - 1 - k)];
+  // Every fifth tap non-zero: the sparse path (positions and values only).
+  for (size_t k = 0; k < sparse.size(); k += 5)
+    sparse[k] = sparse[sparse.size() - 1 - k] = dense[k];
   const int channels = 2;
   const std::vector<float> x = sr::test::random_vector(2 * 1001, 12);
-  for (int step : {1, 3}) {
-    for (size_t chunk : {size_t{1}, size_t{7}, size_t{500}, size_t{5000}}) {
-      sr::ZeroPhaseFir fir(sym, channels, step);
-      std::vector<float> y;
-      for (size_t at = 0; at < 1001; at += chunk)
-        fir.push(&x[at * channels], std::min(chunk, 1001 - at), y);
-      fir.finish(y);
-      for (int c = 0; c < channels; ++c) {
-        std::vector<float> xc, yc;
-        for (size_t i = 0; i < 1001; ++i) xc.push_back(x[i * channels + c]);
-        for (size_t i = c; i < y.size(); i += channels) yc.push_back(y[i]);
-        INFO("step " << step << ", chunk " << chunk << ", channel " << c);
-        const std::vector<double> ref = direct(sym, xc, step);
-        REQUIRE(yc.size() == ref.size());
-        // float accumulation of 41 products of O(1) values: ~1e-6 relative
-        const auto stats = sr::test::compare(yc, ref, 1e-5);
-        REQUIRE(stats.max_abs < 1e-5);
+  for (const std::vector<float>& sym : {dense, sparse})
+    for (int step : {1, 3}) {
+      for (size_t chunk : {size_t{1}, size_t{7}, size_t{500}, size_t{5000}}) {
+        sr::ZeroPhaseFir fir(sym, channels, step);
+        std::vector<float> y;
+        for (size_t at = 0; at < 1001; at += chunk)
+          fir.push(&x[at * channels], std::min(chunk, 1001 - at), y);
+        fir.finish(y);
+        for (int c = 0; c < channels; ++c) {
+          std::vector<float> xc, yc;
+          for (size_t i = 0; i < 1001; ++i) xc.push_back(x[i * channels + c]);
+          for (size_t i = c; i < y.size(); i += channels) yc.push_back(y[i]);
+          INFO("step " << step << ", chunk " << chunk << ", channel " << c);
+          const std::vector<double> ref = direct(sym, xc, step);
+          REQUIRE(yc.size() == ref.size());
+          // float accumulation of 41 products of O(1) values: ~1e-6 relative
+          const auto stats = sr::test::compare(yc, ref, 1e-5);
+          REQUIRE(stats.max_abs < 1e-5);
+        }
       }
     }
-  }
 }
 
 TEST_CASE("filtfilt_taps equal sosfiltfilt away from the signal's ends", "[dsp][fir]") {

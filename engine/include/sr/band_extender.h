@@ -44,6 +44,9 @@ struct ExtensionPlan {
   // model rate / period (periodic_notch_taps over 2 span + 1 periods): rate / 4 for r > 2, rate /
   // 32 for r = 2 models trained on varied degradations; period 0: none.
   int notch_period = 0, notch_span = 0;
+  // Then steady lines standing more than this many dB above the generated band's local floor are
+  // lowered to it (SteadyLineSuppressor, dsp/line_suppressor.h); negative: left alone.
+  double line_threshold_db = -1;
   int low_rate() const { return model_rate / ratio; }
 };
 
@@ -76,6 +79,8 @@ class BandExtender {
   int64_t limited_frames() const;   // frames where the added band was turned down
   double min_gain() const;          // the deepest turn-down (1 = none)
   int64_t clamped_samples() const;  // samples of the kept band alone over full scale
+  int64_t line_cut_frames() const;  // the line suppressor's analysis frames with a cut
+  double deepest_line_cut_db() const;
 
  private:
   struct Stages;

@@ -44,8 +44,13 @@ class ZeroPhaseFir {
   void emit_until(int64_t end, std::vector<float>& out);  // output frames < end
 
   std::vector<float> taps_;
+  // Taps with at most a third non-zero (the comb notches): their positions and values alone.
+  std::vector<int> sparse_at_;
+  std::vector<float> sparse_taps_;
   int channels_, step_, half_;
-  std::vector<float> history_;  // interleaved input frames from history_base_
+  // Input frames from history_base_, one row per channel (planar: each output is one contiguous
+  // dot product per channel).
+  std::vector<std::vector<float>> history_;
   int64_t history_base_ = 0, input_count_ = 0, next_out_ = 0;
   bool ended_ = false;
 };
