@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -195,6 +196,44 @@ void transform_segments(fftwf_plan group, fftwf_plan segment, bool per_segment, 
     fftwf_execute_dft_r2c(segment, in + s * N * channels, spec + s * channels);
 }
 
+// Measured plans for the per-segment transforms, made reproducible: FFTW measures (times) the
+// candidate algorithms when planning with FFTW_MEASURE, so two processes may pick different ones
+// and give different last bits (CI caught sr-infer's output bytes changing between runs). Instead
+// the measurements are made once on this machine class (scripts/make_fftw_wisdom.sh) and shipped
+// as FFTW wisdom (engine/cpu/fftw_wisdom.inc): a segment plan comes from that wisdom when it holds
+// the problem (FFTW_WISDOM_ONLY, no timing), else it is estimated, so every run plans the same.
+// SR_FFTW_LEARN=FILE measures instead and writes the wisdom to FILE (for the script).
+const char kShippedWisdom[] =
+#include "cpu/fftw_wisdom.inc"
+    ;
+
+const char* learn_file() {
+  static const char* file = std::getenv("SR_FFTW_LEARN");
+  return file && *file ? file : nullptr;
+}
+
+// Called with the planner lock held; whether the shipped wisdom was read.
+bool import_shipped_wisdom() {
+  static bool done = false, loaded = false;
+  if (done) return loaded;
+  done = true;
+  loaded = !learn_file() && kShippedWisdom[0] != '\0' &&
+           fftwf_import_wisdom_from_string(kShippedWisdom) != 0;
+  return loaded;
+}
+
+// A per-segment plan: from the shipped wisdom, else estimated (or measured when learning).
+template <typename PlanFn>
+fftwf_plan segment_plan(PlanFn plan) {
+  if (learn_file()) {
+    fftwf_plan p = plan(FFTW_MEASURE);
+    fftwf_export_wisdom_to_filename(learn_file());
+    return p;
+  }
+  if (fftwf_plan p = plan(FFTW_MEASURE | FFTW_WISDOM_ONLY)) return p;
+  return plan(FFTW_ESTIMATE);
+}
+
 std::unique_ptr<Shape> make_shape(const Geometry& g, int64_t Cin, int64_t Cout, int64_t K,
                                   int64_t dilation, Scratch& sc) {
   auto shape = std::make_unique<Shape>();
@@ -220,16 +259,22 @@ std::unique_ptr<Shape> make_shape(const Geometry& g, int64_t Cin, int64_t Cout, 
   shape->forward_dy = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(G * Cout), sc.out.get(),
                                               nullptr, 1, n, sc.y_spec.get(), nullptr,
                                               static_cast<int>(G * Cout), 1, FFTW_ESTIMATE);
-  // One segment: Cin (Cout) rows N floats apart, bins G Cin (G Cout) apart in the spectra.
-  shape->segment_x = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(Cin), sc.in.get(), nullptr, 1,
-                                             n, sc.x_spec.get(), nullptr, static_cast<int>(G * Cin),
-                                             1, FFTW_ESTIMATE);
-  shape->segment_inverse_y = fftwf_plan_many_dft_c2r(1, &n, static_cast<int>(Cout), sc.y_spec.get(),
-                                                     nullptr, static_cast<int>(G * Cout), 1,
-                                                     sc.out.get(), nullptr, 1, n, FFTW_ESTIMATE);
-  shape->segment_dy = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(Cout), sc.out.get(), nullptr,
-                                              1, n, sc.y_spec.get(), nullptr,
-                                              static_cast<int>(G * Cout), 1, FFTW_ESTIMATE);
+  // One segment: Cin (Cout) rows N floats apart, bins G Cin (G Cout) apart in the spectra. These
+  // run whenever the channel counts are even; their plans come from the shipped wisdom.
+  import_shipped_wisdom();
+  shape->segment_x = segment_plan([&](unsigned flags) {
+    return fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(Cin), sc.in.get(), nullptr, 1, n,
+                                   sc.x_spec.get(), nullptr, static_cast<int>(G * Cin), 1, flags);
+  });
+  shape->segment_inverse_y = segment_plan([&](unsigned flags) {
+    return fftwf_plan_many_dft_c2r(1, &n, static_cast<int>(Cout), sc.y_spec.get(), nullptr,
+                                   static_cast<int>(G * Cout), 1, sc.out.get(), nullptr, 1, n,
+                                   flags);
+  });
+  shape->segment_dy = segment_plan([&](unsigned flags) {
+    return fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(Cout), sc.out.get(), nullptr, 1, n,
+                                   sc.y_spec.get(), nullptr, static_cast<int>(G * Cout), 1, flags);
+  });
   SR_CHECK(shape->forward_x && shape->inverse_y && shape->forward_dy && shape->segment_x &&
                shape->segment_inverse_y && shape->segment_dy,
            "conv1d_fft: FFTW planning failed");
@@ -367,6 +412,11 @@ void conv1d_fft_set_budgets(double group_bytes, double weight_chunk_bytes,
   g_weight_chunk_bytes = weight_chunk_bytes > 0 ? weight_chunk_bytes : 64.0 * (1 << 20);
   g_spectra_entry_bytes = spectra_entry_bytes >= 0 ? spectra_entry_bytes : 32.0 * (1 << 20);
   spectra_cache().clear();
+}
+
+bool conv1d_fft_wisdom_loaded() {
+  std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+  return import_shipped_wisdom();
 }
 
 bool conv1d_fft_pays(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation) {

@@ -19,6 +19,11 @@ namespace sr::cpu {
 void conv1d_fft_set_budgets(double group_bytes, double weight_chunk_bytes,
                             double spectra_entry_bytes = -1);
 
+// Whether the FFTW wisdom shipped for the per-segment plans (engine/cpu/fftw_wisdom.inc, made by
+// scripts/make_fftw_wisdom.sh) was read; false when it is empty, unreadable or SR_FFTW_LEARN is
+// set.
+bool conv1d_fft_wisdom_loaded();
+
 // True when the FFT path is expected to be faster than per-tap GEMMs for this layer.
 bool conv1d_fft_pays(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation);
 

@@ -3,6 +3,7 @@
 // 1 and 2, strided input and output rows, and the bundled model's long layers.
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <vector>
 
 #include "cpu/conv1d_fft.h"
@@ -207,4 +208,14 @@ TEST_CASE("conv1d_fft backward passes match float64 sums", "[cpu][conv][fft]") {
   check_backward({3, 700, 24, 16, 17, 2, 0, 0}, 300);
   check_backward({1, 333, 12, 40, 33, 2, 0, 0}, 310);
   sr::cpu::conv1d_fft_set_budgets(0, 0);
+}
+
+TEST_CASE("conv1d_fft reads its shipped FFTW wisdom", "[cpu][conv][fft]") {
+  // scripts/make_fftw_wisdom.sh measured the per-segment plans; an empty or corrupt
+  // engine/cpu/fftw_wisdom.inc would silently fall back to estimated (slower) plans.
+  if (std::getenv("SR_FFTW_LEARN")) {
+    REQUIRE_FALSE(sr::cpu::conv1d_fft_wisdom_loaded());  // measuring instead
+  } else {
+    REQUIRE(sr::cpu::conv1d_fft_wisdom_loaded());
+  }
 }
