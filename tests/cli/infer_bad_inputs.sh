@@ -246,6 +246,8 @@ CASE="--out-rate -5";              expect_error 2 'out-rate' out.wav -- "$INFER"
 CASE="--band -1";                  expect_error 2 'band' out.wav -- "$INFER" "$IN" out.wav "${M[@]}" --band -1
 CASE="--generated-gain 3";         expect_error 2 'generated-gain' out.wav -- "$INFER" "$IN" out.wav "${M[@]}" --generated-gain 3
 CASE="--generated-gain abc";       expect_error 2 'generated-gain' out.wav -- "$INFER" "$IN" out.wav "${M[@]}" --generated-gain abc
+CASE="--line-threshold -1";        expect_error 2 'line-threshold' out.wav -- "$INFER" "$IN" out.wav "${M[@]}" --line-threshold -1
+CASE="--line-threshold 4x";        expect_error 2 'line-threshold' out.wav -- "$INFER" "$IN" out.wav "${M[@]}" --line-threshold 4x
 CASE="--band on .npy";             expect_error 2 'npy' out.npy -- "$INFER" "$FIX/golden_tfilm_input.npy" out.npy "${M[@]}" --band 3000
 CASE="a model serving any ratio, no --r"
 "$MODEL_TOOL" init any_ratio.safetensors --filters 8,8,8,8 --kernels 9,9,9,9 --bottleneck-filters 8 \

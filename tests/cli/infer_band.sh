@@ -109,6 +109,16 @@ read -r rate ch frames <<<"$(helper info raw.wav)"
 grep -q "raw network output" LAST.err || fail "no raw notice: $(cat LAST.err)"
 echo "    ok"
 
+check "--line-threshold: auto is the default, off keeps the network's lines, the cut is reported"
+run_ok "$INFER" "$EXAMPLES/speech_ru_8k.wav" lt_auto.wav --r 2 --line-threshold auto
+cmp -s lt_auto.wav auto.wav || fail "--line-threshold auto differs from the default"
+run_ok "$INFER" "$EXAMPLES/speech_ru_8k.wav" lt_off.wav --r 2 --line-threshold off
+cmp -s lt_off.wav auto.wav && fail "--line-threshold off changed nothing"
+grep -q "steady lines" LAST.err && fail "a cut reported with --line-threshold off: $(cat LAST.err)"
+run_ok "$INFER" "$EXAMPLES/speech_ru_8k.wav" lt_0.wav --r 2 --line-threshold 0
+grep -q "steady lines in the added band lowered" LAST.err || fail "no cut reported at 0 dB: $(cat LAST.err)"
+echo "    ok"
+
 check "sr-model set generated_gain_db: used by sr-infer, validated, only usage keys"
 cp "$MODELS/speech_r2.safetensors" m.safetensors
 run_ok "$BIN/sr-model" set m.safetensors generated_gain_db=-30
