@@ -141,6 +141,18 @@ std::string ArgParser::help() const {
   return s;
 }
 
+std::optional<double> parse_number(const std::string& text) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used == 0 || used != text.size()) return std::nullopt;
+  return v;
+}
+
 int parse_int(const std::string& flag, const std::string& text, long lo, long hi) {
   size_t used = 0;
   long v = 0;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,9 @@ class ArgParser {
 // threads that spin steal the cores OpenBLAS's threads need, which made whole runs 2-4x slower
 // (docs/BENCHMARKS.md). The OpenMP runtime reads the variable only at start-up, hence the re-exec.
 int run_main(const char* program, char** argv, const std::function<int()>& body);
+
+// The whole text as a number (std::stod), or nothing; range checks are the caller's.
+std::optional<double> parse_number(const std::string& text);
 
 // Integer in [lo, hi] or a UsageError naming the flag.
 int parse_int(const std::string& flag, const std::string& text, long lo, long hi);

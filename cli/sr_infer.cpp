@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "args.h"
 #include "sr/backend.h"
@@ -309,28 +310,18 @@ int run(int argc, char** argv) {
 
   double gain_db = 0;
   if (o.generated_gain != "model") {
-    size_t used = 0;
-    try {
-      gain_db = std::stod(o.generated_gain, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != o.generated_gain.size() || !(gain_db <= 0 && gain_db >= -120))
+    const std::optional<double> v = sr::cli::parse_number(o.generated_gain);
+    if (!v || !(*v <= 0 && *v >= -120))
       throw UsageError("--generated-gain must be 'model' or between -120 and 0 dB, got '" +
                        o.generated_gain + "'");
+    gain_db = *v;
   }
-  double line_threshold_db = -2;  // -2: the plan's default, -1: off
+  std::optional<double> line_threshold_db;  // nothing: the plan's default; -1: off
   if (o.line_threshold == "off") {
     line_threshold_db = -1;
   } else if (o.line_threshold != "auto") {
-    size_t used = 0;
-    try {
-      line_threshold_db = std::stod(o.line_threshold, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != o.line_threshold.size() ||
-        !(line_threshold_db >= 0 && line_threshold_db <= 60))
+    line_threshold_db = sr::cli::parse_number(o.line_threshold);
+    if (!line_threshold_db || !(*line_threshold_db >= 0 && *line_threshold_db <= 60))
       throw UsageError("--line-threshold must be 'auto', 'off' or between 0 and 60 dB, got '" +
                        o.line_threshold + "'");
   }
@@ -404,8 +395,7 @@ int run(int argc, char** argv) {
   sr::AudioReader probe(o.in);
   sr::ExtensionPlan plan = sr::plan_extension(probe.sample_rate(), band.band_hz, band.edge_hz, cfg,
                                               r, o.out_rate, o.raw, gain_db);
-  if (plan.mode == sr::ExtensionPlan::Mode::extend && line_threshold_db > -2)
-    plan.line_threshold_db = line_threshold_db;
+  if (line_threshold_db) plan.line_threshold_db = *line_threshold_db;
   log(o, "%s\n", sr::describe(plan).c_str());
   return run_audio(o, net, plan);
 }

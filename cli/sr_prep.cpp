@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -260,14 +261,9 @@ Split parse_split(const std::string& text) {
     if (eq == std::string::npos)
       throw UsageError("--split expects NAME=FRACTION,... (train, val, test), got '" + text + "'");
     const std::string name = part.substr(0, eq), value = part.substr(eq + 1);
-    double v = 0;
-    size_t used = 0;
-    try {
-      v = std::stod(value, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != value.size() || !(v >= 0 && v <= 1))
+    const std::optional<double> parsed = sr::cli::parse_number(value);
+    const double v = parsed.value_or(-1);
+    if (!parsed || !(v >= 0 && v <= 1))
       throw UsageError("--split: '" + part + "' needs a fraction in [0, 1]");
     const int k = name == "train" ? 0 : name == "val" ? 1 : name == "test" ? 2 : -1;
     if (k < 0) throw UsageError("--split: unknown part '" + name + "' (train, val or test)");
@@ -407,23 +403,15 @@ int run(int argc, char** argv) {
       known = known || o.downsample == name;
     if (!known)
       throw UsageError("--downsample must be subsample, decimate, cheby1, fft, mix or varied");
-    size_t used = 0;
-    try {
-      o.silence_ratio = std::stod(o.silence, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != o.silence.size() || !(o.silence_ratio >= 0 && o.silence_ratio < 1))
+    const std::optional<double> v = sr::cli::parse_number(o.silence);
+    o.silence_ratio = v.value_or(-1);
+    if (!v || !(o.silence_ratio >= 0 && o.silence_ratio < 1))
       throw UsageError("--silence-filter must be a ratio in [0, 1), got '" + o.silence + "'");
   }
   {
-    size_t used = 0;
-    try {
-      o.keep = std::stod(o.sam, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != o.sam.size() || !(o.keep > 0 && o.keep <= 1))
+    const std::optional<double> v = sr::cli::parse_number(o.sam);
+    o.keep = v.value_or(-1);
+    if (!v || !(o.keep > 0 && o.keep <= 1))
       throw UsageError("--sam must be a probability in (0, 1], got '" + o.sam + "'");
   }
   const bool split = !o.split.empty();

@@ -203,30 +203,22 @@ struct BandExtender::Stages {
   }
   // The network's output at the model rate: comb notch, line suppressor, then to_queue.
   void from_network(const float* f, size_t n) {
-    if (denotch) {
-      denotched.clear();
-      denotch->push(f, n, denotched);
-      f = denotched.data(), n = frames(denotched, channels);
-    }
-    if (lines) {
-      delined.clear();
-      lines->push(f, n, delined);
-      f = delined.data(), n = frames(delined, channels);
-    }
-    to_queue(f, n);
+    if (!denotch) return to_lines(f, n);
+    denotched.clear();
+    denotch->push(f, n, denotched);
+    to_lines(denotched.data(), frames(denotched, channels));
+  }
+  void to_lines(const float* f, size_t n) {
+    if (!lines) return to_queue(f, n);
+    delined.clear();
+    lines->push(f, n, delined);
+    to_queue(delined.data(), frames(delined, channels));
   }
   void end_network() {
     if (denotch) {
       denotched.clear();
       denotch->finish(denotched);
-      const float* f = denotched.data();
-      size_t n = frames(denotched, channels);
-      if (lines) {
-        delined.clear();
-        lines->push(f, n, delined);
-        f = delined.data(), n = frames(delined, channels);
-      }
-      to_queue(f, n);
+      to_lines(denotched.data(), frames(denotched, channels));
     }
     if (lines) {
       delined.clear();

@@ -247,6 +247,7 @@ std::unique_ptr<Shape> make_shape(const Geometry& g, int64_t Cin, int64_t Cout, 
       shape->dft[(2 * f + 1) * K + j] = static_cast<float>(std::sin(theta));
     }
   std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+  import_shipped_wisdom();  // before any plan, so that every plan of the process sees it
   const int n = static_cast<int>(N);
   // in[s][ci][n] -> x_spec[f][s][ci]: row r = s Cin + ci lands at f G Cin + r.
   shape->forward_x = fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(G * Cin), sc.in.get(), nullptr,
@@ -261,7 +262,6 @@ std::unique_ptr<Shape> make_shape(const Geometry& g, int64_t Cin, int64_t Cout, 
                                               static_cast<int>(G * Cout), 1, FFTW_ESTIMATE);
   // One segment: Cin (Cout) rows N floats apart, bins G Cin (G Cout) apart in the spectra. These
   // run whenever the channel counts are even; their plans come from the shipped wisdom.
-  import_shipped_wisdom();
   shape->segment_x = segment_plan([&](unsigned flags) {
     return fftwf_plan_many_dft_r2c(1, &n, static_cast<int>(Cin), sc.in.get(), nullptr, 1, n,
                                    sc.x_spec.get(), nullptr, static_cast<int>(G * Cin), 1, flags);

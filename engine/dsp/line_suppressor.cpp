@@ -30,6 +30,18 @@ int power_of_two_near(double x) {
   return std::max(n, 16);
 }
 
+// row[0, count) sorted: insert v (count grows by one; room for it is the caller's) or remove one
+// element equal to v (the last one if none is, which only NaN levels can cause).
+void sorted_insert(float* row, int64_t count, float v) {
+  float* at = std::upper_bound(row, row + count, v);
+  std::copy_backward(at, row + count, row + count + 1);
+  *at = v;
+}
+void sorted_erase(float* row, int64_t count, float v) {
+  float* at = std::min(std::lower_bound(row, row + count, v), row + count - 1);
+  std::copy(at + 1, row + count, at);
+}
+
 }  // namespace
 
 struct SteadyLineSuppressor::State {
@@ -99,21 +111,14 @@ struct SteadyLineSuppressor::State {
     const size_t rows = static_cast<size_t>(channels) * (kf_hi - kf_lo + 1),
                  width = 2 * half_window + 1;
     for (; win_from < from; ++win_from, --win_count)
-      for (size_t r = 0; r < rows; ++r) {
-        float* row = &sorted[r * width];
-        const float v = ring[r * ring_size + static_cast<size_t>(win_from % ring_size)];
-        float* at = std::min(std::lower_bound(row, row + win_count, v), row + win_count - 1);
-        std::copy(at + 1, row + win_count, at);
-      }
+      for (size_t r = 0; r < rows; ++r)
+        sorted_erase(&sorted[r * width], win_count,
+                     ring[r * ring_size + static_cast<size_t>(win_from % ring_size)]);
     for (; win_to < to; ++win_count) {
       ++win_to;
-      for (size_t r = 0; r < rows; ++r) {
-        float* row = &sorted[r * width];
-        const float v = ring[r * ring_size + static_cast<size_t>(win_to % ring_size)];
-        float* at = std::upper_bound(row, row + win_count, v);
-        std::copy_backward(at, row + win_count, row + win_count + 1);
-        *at = v;
-      }
+      for (size_t r = 0; r < rows; ++r)
+        sorted_insert(&sorted[r * width], win_count,
+                      ring[r * ring_size + static_cast<size_t>(win_to % ring_size)]);
     }
   }
 
@@ -127,20 +132,15 @@ struct SteadyLineSuppressor::State {
           sorted[(static_cast<size_t>(c) * nf + k) * width + win_count / 2];
     // The floor: a median over +-floor_bins, slid along the bins the same way.
     floor_level.resize(static_cast<size_t>(nf));
-    gather.clear();
-    int in_from = 0, in_to = -1;
+    gather.resize(static_cast<size_t>(2 * floor_bins + 1));
+    int in_from = 0, in_to = -1, count = 0;
     for (int k = 0; k < nf; ++k) {
       const int a = std::max(0, k - floor_bins), b = std::min(nf - 1, k + floor_bins);
-      for (; in_from < a; ++in_from) {
-        auto at =
-            std::lower_bound(gather.begin(), gather.end(), steady[static_cast<size_t>(in_from)]);
-        gather.erase(std::min(at, gather.end() - 1));
-      }
-      while (in_to < b) {
-        const float v = steady[static_cast<size_t>(++in_to)];
-        gather.insert(std::upper_bound(gather.begin(), gather.end(), v), v);
-      }
-      floor_level[static_cast<size_t>(k)] = gather[gather.size() / 2];
+      for (; in_from < a; ++in_from, --count)
+        sorted_erase(gather.data(), count, steady[static_cast<size_t>(in_from)]);
+      for (; in_to < b; ++count)
+        sorted_insert(gather.data(), count, steady[static_cast<size_t>(++in_to)]);
+      floor_level[static_cast<size_t>(k)] = gather[static_cast<size_t>(count / 2)];
     }
     cut_db.assign(static_cast<size_t>(nk), 0.0f);
     bool any = false;
@@ -172,6 +172,7 @@ struct SteadyLineSuppressor::State {
       any_channel = true;
       for (int k = 0; k < bins; ++k) spec[k][0] = spec[k][1] = 0;
       for (int k = k_lo; k <= k_hi; ++k) {
+        if (cut_db[static_cast<size_t>(k - k_lo)] == 0) continue;
         const double keep = std::pow(10.0, -cut_db[static_cast<size_t>(k - k_lo)] / 20.0);
         const std::complex<double> x = f[static_cast<size_t>(c * nk + k - k_lo)] * (1 - keep);
         spec[k][0] = x.real();
