@@ -10,8 +10,14 @@ Held-out groups are never opened. Each file is read, mixed to mono, resampled to
 concatenated per group with 10 ms fades; each group is capped at --max-minutes so that one
 large speaker (festvox-ru) or long music does not dominate.
 
+--speed 0.9,1.1 adds speed-perturbed copies of every training speech group (more voices: pitch
+and formants move together by the factor; T. Ko et al., "Audio augmentation for speech
+recognition", Interspeech 2015): the file is read as if its rate were rate x factor, so it plays
+factor times faster. A copy is made only where the original's band still fills 8 kHz after the
+shift (rate x factor >= 16 kHz); validation groups and music are never perturbed.
+
 usage: /work/venv/bin/python scripts/prep_train_corpus.py [--corpus /work/data/corpus]
-       [--out /work/data/train16k] [--music] [--sr-prep build/bin/sr-prep]
+       [--out /work/data/train16k] [--music] [--speed 0.9,1.1] [--sr-prep build/bin/sr-prep]
 """
 
 import argparse
@@ -57,6 +63,7 @@ def main():
     ap.add_argument("--max-minutes", type=float, default=15.0, help="cap per speech group")
     ap.add_argument("--music-minutes", type=float, default=6.0, help="cap per music group")
     ap.add_argument("--trim-db", type=float, default=40.0)
+    ap.add_argument("--speed", default="", help="speed factors for extra copies of the training speech, e.g. 0.9,1.1")
     ap.add_argument("--dimension", type=int, default=4096, help="sr-prep patch length")
     ap.add_argument("--stride", type=int, default=2048, help="sr-prep stride")
     ap.add_argument("--sr-prep", default=os.path.join(HERE, "..", "build", "bin", "sr-prep"))
@@ -77,20 +84,33 @@ def main():
         if (pkg, group) not in groups:
             sys.exit(f"validation group {key} is not a train group with wide-band content")
 
+    speeds = [float(v) for v in a.speed.split(",") if v]
+    if any(not 0.5 <= v <= 2.0 for v in speeds):
+        sys.exit("--speed factors must lie in 0.5-2")
     fade = np.linspace(0.0, 1.0, RATE // 100, dtype=np.float32)
     lists = {"train": [], "val": []}
+    jobs = []
     for (pkg, group), rels in sorted(groups.items()):
         part = "val" if f"{pkg}:{group}" in val else "train"
+        jobs.append((pkg, group, rels, part, 1.0))
+        if part == "train" and corpus.group_info(pkg, group)["kind"] == "speech":
+            jobs += [(pkg, group, rels, part, v) for v in speeds if v != 1.0]
+    for pkg, group, rels, part, speed in jobs:
         os.makedirs(os.path.join(a.out, part), exist_ok=True)
-        path = os.path.join(a.out, part, f"{pkg}__{group}.wav")
+        tag = "" if speed == 1.0 else f"__speed{speed:g}"
+        path = os.path.join(a.out, part, f"{pkg}__{group}{tag}.wav")
         cap = (a.music_minutes if corpus.group_info(pkg, group)["kind"] == "music"
                else a.max_minutes) * 60 * RATE
         pieces, total = [], 0
         for rel in sorted(rels):
             x, rate = sf.read(os.path.join(a.corpus, rel), dtype="float32", always_2d=True)
             x = x.mean(axis=1)
-            if rate != RATE:
-                x = soxr.resample(x, rate, RATE, "HQ").astype(np.float32)
+            # Played `speed` times faster: the samples taken as if at rate x speed.
+            shifted = int(round(rate * speed))
+            if shifted < RATE:
+                continue  # its band would end below 8 kHz after the shift
+            if shifted != RATE:
+                x = soxr.resample(x, shifted, RATE, "HQ").astype(np.float32)
             x = trim(x, a.trim_db)
             if len(x) < 2 * len(fade):
                 continue
@@ -106,7 +126,7 @@ def main():
         audio = np.concatenate(pieces)[: int(cap)]
         sf.write(path, audio, RATE, subtype="FLOAT")
         lists[part].append(path)
-        print(f"{part:5s} {pkg}:{group}  {len(rels)} files  {len(audio) / RATE / 60:.1f} min",
+        print(f"{part:5s} {pkg}:{group}{tag}  {len(rels)} files  {len(audio) / RATE / 60:.1f} min",
               file=sys.stderr)
 
     for part, paths in lists.items():
