@@ -14,6 +14,8 @@
 #        PAUSE (a command prefix for the timing rounds only, e.g. /work/tools/quiet.sh),
 #        SETTLE_S (60: seconds to wait, at most, for other processes to fall quiet first),
 #        SR_BENCH_TMP (/tmp/sr_peers: weights, .onnx, .npy and raw per-round files)
+       SR_FFT_WEIGHT_CACHE (ours: kept FFT weight spectra, e.g. 4G; results go to
+       peers_<model>_b<batch>_wcache.json and their own table row)
 #
 # Needs build/bin/{bench_cpu_forward,sr-model}, Debian's /usr/bin/python3 with torch (PyTorch, the
 # ONNX export, the float64 reference) and bench/peers/.venv (bench/peers/setup_venv.sh: ONNX
@@ -98,7 +100,8 @@ case $SPEC in
      NAME=$(basename "$SPEC" .safetensors); REPEAT=${REPEAT:-10} ;;
 esac
 export REPEAT
-TAG=${NAME}_b${BATCH}
+# SR_FFT_WEIGHT_CACHE (our engine's kept FFT weight spectra) set: its own results file and row.
+TAG=${NAME}_b${BATCH}${SR_FFT_WEIGHT_CACHE:+_wcache}
 export RAW=$TMP/$TAG MODEL=$TMP/$NAME.safetensors X=$TMP/$TAG/x.npy ONNX=$TMP/$TAG/net.onnx
 rm -rf "$RAW"; mkdir -p "$RAW" bench/results
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
@@ -130,6 +133,7 @@ BLAS=$(ldd build/bin/bench_cpu_forward | awk '/blas/ {print $3}')
   echo "model: $SPEC -> $MODEL; batch $BATCH x $LENGTH; input N(0, 0.1) seed 1"
   echo "schedule: $ROUNDS rounds; each engine per round: $WARMUP warmup + $REPEAT timed forwards in a fresh process; order rotated per round: $ENGINES"
   echo "pause: ${PAUSE:-none}"
+  echo "ours: SR_FFT_WEIGHT_CACHE ${SR_FFT_WEIGHT_CACHE:-unset (default: 96 MB of kept weight spectra, at most 32 MB a layer)}"
 } > "$RAW/env.txt"
 
 # 4. The timing rounds (paused machine when PAUSE is set).

@@ -78,6 +78,7 @@ def summarize(raw, out):
     result = {
         "tag": tag,
         "model": tag.rsplit("_b", 1)[0],
+        "variant": "wcache" if tag.endswith("_wcache") else "",
         "arch": first["arch"],
         "parameters": first["parameters"],
         "batch": first["batch"],
@@ -116,9 +117,12 @@ def others_by_engine(log):
 def model_label(r):
     params = r["parameters"] / 1e6
     size = "%.0fM" % params if params >= 10 else "%.1fM" % params
+    variant = ""
+    if r.get("variant") == "wcache":
+        variant = ", ours with SR_FFT_WEIGHT_CACHE=%s" % r["env"].get("ours", "?").split()[-1]
     if r["model"] in ARCH:
-        return "%s %s (default)" % (ARCH[r["model"]], size)
-    return "`%s` (%s %s)" % (r["model"], ARCH.get(r["arch"], r["arch"]), size)
+        return "%s %s (default%s)" % (ARCH[r["model"]], size, variant)
+    return "`%s` (%s %s%s)" % (r["model"], ARCH.get(r["arch"], r["arch"]), size, variant)
 
 
 def others_range(log):
@@ -132,7 +136,7 @@ def table(folder):
     results = [json.load(open(p)) for p in glob.glob(os.path.join(folder, "peers_*_b*.json"))]
     if not results:
         sys.exit("summarize.py: no peers_*_b*.json in %s" % folder)
-    results.sort(key=lambda r: (order.get(r["model"], 2), r["model"], r["batch"]))
+    results.sort(key=lambda r: (order.get(r["model"], 2), r["model"], r["batch"], r.get("variant", "")))
     engines = [e for e in ENGINES if any(e in r["engines"] for r in results)]
     peers = [e for e in engines if e != "ours"]
     out = []

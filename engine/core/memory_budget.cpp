@@ -19,20 +19,27 @@ std::string gigabytes(uint64_t bytes) {
 
 }  // namespace
 
+uint64_t parse_byte_size(const char* text, const std::string& what) {
+  char* end = nullptr;
+  const double v = std::strtod(text, &end);
+  if (end == text) fail(what, "='", text, "' is not a size (bytes, or a number with K, M or G)");
+  double scale = 1;
+  if (*end == 'K' || *end == 'k')
+    scale = 1e3, ++end;
+  else if (*end == 'M' || *end == 'm')
+    scale = 1e6, ++end;
+  else if (*end == 'G' || *end == 'g')
+    scale = 1e9, ++end;
+  if (*end != '\0' || !(v >= 0) || v * scale > 1e18)
+    fail(what, "='", text, "' is not a size (bytes, or a number with K, M or G)");
+  return static_cast<uint64_t>(v * scale);
+}
+
 uint64_t memory_budget_bytes() {
   if (const char* env = std::getenv("SR_MEMORY_LIMIT")) {
-    char* end = nullptr;
-    const double v = std::strtod(env, &end);
-    double scale = 1;
-    if (*end == 'K' || *end == 'k')
-      scale = 1e3, ++end;
-    else if (*end == 'M' || *end == 'm')
-      scale = 1e6, ++end;
-    else if (*end == 'G' || *end == 'g')
-      scale = 1e9, ++end;
-    if (end == env || *end != '\0' || !(v > 0) || v * scale > 1e18)
-      fail("SR_MEMORY_LIMIT='", env, "' is not a size (bytes, or a number with K, M or G)");
-    return static_cast<uint64_t>(v * scale);
+    const uint64_t bytes = parse_byte_size(env, "SR_MEMORY_LIMIT");
+    if (bytes == 0) fail("SR_MEMORY_LIMIT='", env, "' is not a size (it must be above 0)");
+    return bytes;
   }
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
   if (pages <= 0 || page <= 0) return uint64_t{4} << 30;  // unknown: 4 GiB

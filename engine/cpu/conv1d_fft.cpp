@@ -29,6 +29,7 @@
 #include "core/power_spectrum.h"  // fftw_planner_mutex: one lock for every FFTW planner call
 #include "sr/backend.h"
 #include "sr/error.h"
+#include "sr/memory_budget.h"
 
 namespace sr::cpu {
 namespace {
@@ -39,13 +40,30 @@ namespace {
 // Tests shrink both to reach several groups and chunks on small shapes.
 double g_group_bytes = 48.0 * (1 << 20);
 double g_weight_chunk_bytes = 64.0 * (1 << 20);
-// Weight spectra kept between calls (per calling thread): one layer's whole spectra up to this
-// size, all layers together up to the total. A forward at batch 1 spends more on making the
+// Weight spectra kept between calls (per calling thread): one layer's whole spectra up to the
+// entry size, all layers together up to the total. A forward at batch 1 spends more on making the
 // spectra (2F x K x Cin x Cout) than the direct convolution costs, so small models' long layers
-// gain from the FFT only when the spectra are reused; the big models' spectra (hundreds of MB)
-// are made chunk by chunk as before.
-double g_spectra_entry_bytes = 32.0 * (1 << 20);
-double g_spectra_total_bytes = 96.0 * (1 << 20);
+// gain from the FFT only when the spectra are reused. By default the big models' spectra
+// (hundreds of MB a layer, ~1.9 GB for the default TFiLM) are made chunk by chunk at every call;
+// SR_FFT_WEIGHT_CACHE=SIZE keeps up to SIZE of them (entry = total = SIZE, within the memory
+// budget): memory for speed at small batches (docs/BENCHMARKS.md, "Kept weight spectra").
+constexpr double kDefaultEntryBytes = 32.0 * (1 << 20), kDefaultTotalBytes = 96.0 * (1 << 20);
+double g_spectra_entry_bytes = kDefaultEntryBytes;
+double g_spectra_total_bytes = kDefaultTotalBytes;
+
+// Reads SR_FFT_WEIGHT_CACHE once, before the first convolution (not at static initialisation:
+// a bad value is an error, thrown to the caller).
+void read_spectra_budget_once() {
+  static const bool done = [] {
+    if (const char* v = std::getenv("SR_FFT_WEIGHT_CACHE")) {
+      const uint64_t bytes = parse_byte_size(v, "SR_FFT_WEIGHT_CACHE");
+      check_memory_budget(bytes, "SR_FFT_WEIGHT_CACHE");
+      g_spectra_entry_bytes = g_spectra_total_bytes = static_cast<double>(bytes);
+    }
+    return true;
+  }();
+  (void)done;
+}
 
 struct Geometry {
   int64_t span = 0, pad = 0, n = 0, bins = 0, valid = 0;
@@ -97,6 +115,7 @@ Geometry geometry(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, in
 // to the one that holds the whole padded signal.
 Geometry best_geometry(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
                        int64_t dilation) {
+  read_spectra_budget_once();
   const int64_t span = dilation * (K - 1) + 1;
   int64_t n = 16;
   while (n < 2 * span) n *= 2;
@@ -410,7 +429,11 @@ void conv1d_fft_set_budgets(double group_bytes, double weight_chunk_bytes,
                             double spectra_entry_bytes) {
   g_group_bytes = group_bytes > 0 ? group_bytes : 48.0 * (1 << 20);
   g_weight_chunk_bytes = weight_chunk_bytes > 0 ? weight_chunk_bytes : 64.0 * (1 << 20);
-  g_spectra_entry_bytes = spectra_entry_bytes >= 0 ? spectra_entry_bytes : 32.0 * (1 << 20);
+  read_spectra_budget_once();  // so that it cannot override these later
+  g_spectra_entry_bytes = spectra_entry_bytes >= 0 ? spectra_entry_bytes : kDefaultEntryBytes;
+  g_spectra_total_bytes = spectra_entry_bytes >= 0
+                              ? std::max(kDefaultTotalBytes, spectra_entry_bytes)
+                              : kDefaultTotalBytes;
   spectra_cache().clear();
 }
 
@@ -420,6 +443,7 @@ bool conv1d_fft_wisdom_loaded() {
 }
 
 bool conv1d_fft_pays(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation) {
+  read_spectra_budget_once();  // a bad SR_FFT_WEIGHT_CACHE fails at the first convolution
   if (K < 9 || Cin < 8 || Cout < 8 || L < 64) return false;
   const Geometry g = best_geometry(B, L, Cin, Cout, K, dilation);
   return 1.2 * g.seconds < direct_seconds(B, L, Cin, Cout, K);

@@ -254,6 +254,12 @@ CASE="a model serving any ratio, no --r"
   --patch-length 512 --ratio 0 2>/dev/null || fail "sr-model init failed for a small any-ratio model"
 expect_error 2 '--r is required' out.wav -- "$INFER" "$IN" out.wav -m any_ratio.safetensors
 CASE="--backend foo";              expect_error 2 "backend.*'foo'" out.wav -- "$INFER" "$IN" out.wav "${M[@]}" --backend foo
+# The kept FFT weight spectra's size (read at the first convolution of a model with long kernels).
+R2=(-m "$EXAMPLES/../models/speech_r2.safetensors")
+CASE="SR_FFT_WEIGHT_CACHE=lots"
+SR_FFT_WEIGHT_CACHE=lots expect_error 1 'SR_FFT_WEIGHT_CACHE.*not a size' out.wav -- "$INFER" "$IN" out.wav "${R2[@]}"
+CASE="SR_FFT_WEIGHT_CACHE above the memory budget"
+SR_MEMORY_LIMIT=1G SR_FFT_WEIGHT_CACHE=2G expect_error 1 'SR_FFT_WEIGHT_CACHE needs 2.00 GB.*budget' out.wav -- "$INFER" "$IN" out.wav "${R2[@]}"
 
 # --- .npy network input ---------------------------------------------------------------------------
 CASE=".npy of rank 3";             expect_error 1 'rank3\.npy.*rank 3' out.npy -- "$INFER" rank3.npy out.npy -m "$TFILM"

@@ -178,6 +178,20 @@ TEST_CASE("The memory budget names what needs how much", "[hostile]") {
     const ScopedEnv limit("SR_MEMORY_LIMIT", "lots");
     REQUIRE_THROWS_WITH(sr::memory_budget_bytes(), Contains("SR_MEMORY_LIMIT"));
   }
+  {
+    const ScopedEnv limit("SR_MEMORY_LIMIT", "0");  // a size, but no budget
+    REQUIRE_THROWS_WITH(sr::memory_budget_bytes(), Contains("above 0"));
+  }
+  // The shared parser (SR_MEMORY_LIMIT, SR_FFT_WEIGHT_CACHE).
+  REQUIRE(sr::parse_byte_size("800M", "x") == 800000000u);
+  REQUIRE(sr::parse_byte_size("2k", "x") == 2000u);
+  REQUIRE(sr::parse_byte_size("0", "x") == 0u);
+  REQUIRE(sr::parse_byte_size("4096", "x") == 4096u);
+  for (const char* bad : {"", "G", "1T", "-1M", "1.5GB", "nan", "1e30"}) {
+    INFO(bad);
+    REQUIRE_THROWS_WITH(sr::parse_byte_size(bad, "SR_FFT_WEIGHT_CACHE"),
+                        Contains("SR_FFT_WEIGHT_CACHE") && Contains("not a size"));
+  }
   REQUIRE(sr::product_bytes(uint64_t{1} << 40, uint64_t{1} << 30, 4) ==
           std::numeric_limits<uint64_t>::max());
   REQUIRE(sr::product_bytes(3, 5, 4) == 60);

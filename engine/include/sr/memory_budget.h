@@ -11,6 +11,10 @@ namespace sr {
 
 uint64_t memory_budget_bytes();
 
+// A size in bytes from `text` (digits, optionally with a K, M or G suffix: 1e3, 1e6, 1e9; "0"
+// is zero); throws sr::Error naming `what` when it is not one.
+uint64_t parse_byte_size(const char* text, const std::string& what);
+
 // Throws sr::Error "<what> needs X GB, more than the memory budget of Y GB (...)" when `bytes`
 // exceeds the budget.
 void check_memory_budget(uint64_t bytes, const std::string& what);
