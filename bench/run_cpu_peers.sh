@@ -14,8 +14,8 @@
 #        PAUSE (a command prefix for the timing rounds only, e.g. /work/tools/quiet.sh),
 #        SETTLE_S (60: seconds to wait, at most, for other processes to fall quiet first),
 #        SR_BENCH_TMP (/tmp/sr_peers: weights, .onnx, .npy and raw per-round files)
-       SR_FFT_WEIGHT_CACHE (ours: kept FFT weight spectra, e.g. 4G; results go to
-       peers_<model>_b<batch>_wcache.json and their own table row)
+#        SR_FFT_WEIGHT_CACHE (ours: kept FFT weight spectra, e.g. 4G; results go to
+#        peers_<model>_b<batch>_wcache.json and their own table row)
 #
 # Needs build/bin/{bench_cpu_forward,sr-model}, Debian's /usr/bin/python3 with torch (PyTorch, the
 # ONNX export, the float64 reference) and bench/peers/.venv (bench/peers/setup_venv.sh: ONNX
