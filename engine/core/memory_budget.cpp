@@ -36,7 +36,8 @@ uint64_t parse_byte_size(const char* text, const std::string& what) {
 }
 
 uint64_t memory_budget_bytes() {
-  if (const char* env = std::getenv("SR_MEMORY_LIMIT")) {
+  const char* env = std::getenv("SR_MEMORY_LIMIT");
+  if (env && *env) {  // empty: as if unset
     const uint64_t bytes = parse_byte_size(env, "SR_MEMORY_LIMIT");
     if (bytes == 0) fail("SR_MEMORY_LIMIT='", env, "' is not a size (it must be above 0)");
     return bytes;

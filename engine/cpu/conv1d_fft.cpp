@@ -55,7 +55,8 @@ double g_spectra_total_bytes = kDefaultTotalBytes;
 // a bad value is an error, thrown to the caller).
 void read_spectra_budget_once() {
   static const bool done = [] {
-    if (const char* v = std::getenv("SR_FFT_WEIGHT_CACHE")) {
+    const char* v = std::getenv("SR_FFT_WEIGHT_CACHE");
+    if (v && *v) {  // empty: as if unset
       const uint64_t bytes = parse_byte_size(v, "SR_FFT_WEIGHT_CACHE");
       check_memory_budget(bytes, "SR_FFT_WEIGHT_CACHE");
       g_spectra_entry_bytes = g_spectra_total_bytes = static_cast<double>(bytes);
