@@ -107,8 +107,8 @@ def main():
             x = x.mean(axis=1)
             # Played `speed` times faster: the samples taken as if at rate x speed.
             shifted = int(round(rate * speed))
-            if shifted < RATE:
-                continue  # its band would end below 8 kHz after the shift
+            if speed != 1.0 and shifted < RATE:
+                continue  # the copy's band would end below 8 kHz
             if shifted != RATE:
                 x = soxr.resample(x, shifted, RATE, "HQ").astype(np.float32)
             x = trim(x, a.trim_db)

@@ -116,7 +116,6 @@ Geometry geometry(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, in
 // to the one that holds the whole padded signal.
 Geometry best_geometry(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
                        int64_t dilation) {
-  read_spectra_budget_once();
   const int64_t span = dilation * (K - 1) + 1;
   int64_t n = 16;
   while (n < 2 * span) n *= 2;
@@ -323,6 +322,7 @@ struct Layer {
   const Shape& shape;
 };
 Layer prepare(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation) {
+  read_spectra_budget_once();
   const Geometry g = best_geometry(B, L, Cin, Cout, K, dilation);
   Scratch& ws = scratch();
   ws.reserve(g, Cin, Cout);
