@@ -11,6 +11,7 @@
 
 #include "cpu/conv1d_fft.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/simd.h"
 #include "sr/backend.h"
 #include "sr/error.h"
 
@@ -20,7 +21,7 @@ namespace {
 
 // Below this many input channels one GEMM per tap would have an inner dimension of Cin < 8: BLAS
 // runs far below peak on such thin products, and the first layer (Cin = 1, K = 65) is exactly that
-// case. The forward unfolds the taps into one GEMM there (conv1d_im2col); the backward uses
+// case. The forward makes each output row directly there (conv1d_thin); the backward uses
 // direct loops.
 constexpr int64_t kDirectMaxCin = 8;
 
@@ -33,41 +34,55 @@ inline int64_t tap_offset(int64_t j, int64_t kernel, int64_t dilation) {
 // larger stride reads or writes a channel slice of a concatenation buffer).
 
 // x: (B, L, Cin), w: (K, Cin, Cout), bias: (Cout) -> y: (B, L, Cout), for thin inputs
-// (Cin < kDirectMaxCin: the first layer, Cin = 1, K = 65): per-tap GEMMs would have an inner
-// dimension of Cin, so the taps are unfolded instead.
-// For blocks of kIm2colRows output rows, a[r][j*Cin + ci] = x[b, t + o_j, ci] (0 in the padding)
-// and one (rows x K*Cin) by (K*Cin x Cout) GEMM adds the block's products to the bias. The block
-// size bounds the unfolded buffer (4096 x 65 floats at the first layer) whatever the length.
-constexpr int64_t kIm2colRows = 4096;
-
-void conv1d_im2col(const float* x, int64_t ldx, const float* w, const float* bias, float* y,
-                   int64_t ldy, int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
-                   int64_t dilation) {
-  const int64_t M = B * L, width = K * Cin;
-  thread_local std::vector<float> unfolded;
-  unfolded.resize(static_cast<size_t>(std::min(M, kIm2colRows) * width));
-  float* a = unfolded.data();  // this thread's buffer: OpenMP workers have their own thread_locals
-  for (int64_t r0 = 0; r0 < M; r0 += kIm2colRows) {
-    const int64_t rows = std::min(kIm2colRows, M - r0);
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t b = (r0 + r) / L, t = (r0 + r) % L;
-      float* ar = a + r * width;
-      for (int64_t j = 0; j < K; ++j) {
-        const int64_t src = t + tap_offset(j, K, dilation);
-        const bool inside = src >= 0 && src < L;
-        for (int64_t ci = 0; ci < Cin; ++ci)
-          ar[j * Cin + ci] = inside ? x[(b * L + src) * ldx + ci] : 0.0f;
+// (Cin < kDirectMaxCin: the first layer, Cin = 1, K = 33 or 65): per-tap GEMMs would have an inner
+// dimension of Cin, so each output row is made directly: 32 output channels at a time held in
+// four vectors, every tap's inputs broadcast against its contiguous weight rows.
+SR_VECTOR_CLONES void thin_row(const float* x, int64_t ldx, const float* w, const float* bias,
+                               float* yr, int64_t b, int64_t t, int64_t L, int64_t Cin,
+                               int64_t Cout, int64_t K, int64_t dilation) {
+  int64_t c0 = 0;
+  for (; c0 + 32 <= Cout; c0 += 32) {
+    Float8 a0 = load8(bias + c0), a1 = load8(bias + c0 + 8), a2 = load8(bias + c0 + 16),
+           a3 = load8(bias + c0 + 24);
+    for (int64_t j = 0; j < K; ++j) {
+      const int64_t src = t + tap_offset(j, K, dilation);
+      if (src < 0 || src >= L) continue;
+      const float* xr = x + (b * L + src) * ldx;
+      for (int64_t ci = 0; ci < Cin; ++ci) {
+        const float* wr = w + (j * Cin + ci) * Cout + c0;
+        const float xv = xr[ci];
+        a0 += xv * load8(wr);
+        a1 += xv * load8(wr + 8);
+        a2 += xv * load8(wr + 16);
+        a3 += xv * load8(wr + 24);
       }
-      std::copy(bias, bias + Cout, y + (r0 + r) * ldy);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows),
-                static_cast<int>(Cout), static_cast<int>(width), 1.0f, a, static_cast<int>(width),
-                w, static_cast<int>(Cout), 1.0f, y + r0 * ldy, static_cast<int>(ldy));
+    store8(yr + c0, a0);
+    store8(yr + c0 + 8, a1);
+    store8(yr + c0 + 16, a2);
+    store8(yr + c0 + 24, a3);
+  }
+  for (; c0 < Cout; ++c0) {  // the last Cout % 32 channels
+    float acc = bias[c0];
+    for (int64_t j = 0; j < K; ++j) {
+      const int64_t src = t + tap_offset(j, K, dilation);
+      if (src < 0 || src >= L) continue;
+      for (int64_t ci = 0; ci < Cin; ++ci)
+        acc += x[(b * L + src) * ldx + ci] * w[(j * Cin + ci) * Cout + c0];
+    }
+    yr[c0] = acc;
   }
 }
 
-// Same contract as conv1d_im2col, for Cin >= kDirectMaxCin. For tap j with offset o, output rows t
+void conv1d_thin(const float* x, int64_t ldx, const float* w, const float* bias, float* y,
+                 int64_t ldy, int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
+                 int64_t dilation) {
+#pragma omp parallel for schedule(static) if (B * L * Cout * K >= (int64_t{1} << 16))
+  for (int64_t r = 0; r < B * L; ++r)
+    thin_row(x, ldx, w, bias, y + r * ldy, r / L, r % L, L, Cin, Cout, K, dilation);
+}
+
+// Same contract as conv1d_thin, for Cin >= kDirectMaxCin. For tap j with offset o, output rows t
 // in [t0, t1) read input rows t + o, all inside [0, L): that is one (t1-t0) x Cin by Cin x Cout
 // GEMM on contiguous row ranges, accumulated into y (beta = 1). Rows whose source falls in the
 // padding get nothing from this tap, so no padded copy or im2col buffer is needed. When L is
@@ -104,6 +119,58 @@ void conv1d_gemm(const float* x, int64_t ldx, const float* w, const float* bias,
       }
     }
   }
+}
+
+// Same contract as conv1d_gemm, for narrow outputs (Cout <= kNarrowMaxCout: the final layer,
+// Cout = r or 2 before its subpixel shuffle), where a per-tap GEMM would be Cout columns wide and
+// run far below peak. Each output is one dot product per tap over the Cin inputs of a row, with
+// the weights transposed once per call to (Cout, K, Cin) so that both operands are contiguous.
+constexpr int64_t kNarrowMaxCout = 4;
+
+// One output row: per output channel, four vectors of partial sums over every tap's Cin inputs
+// (independent chains, so the FMAs overlap), summed across their lanes once at the end.
+SR_VECTOR_CLONES void narrow_row(const float* x, int64_t ldx, const float* wt, const float* bias,
+                                 float* yr, int64_t b, int64_t t, int64_t L, int64_t Cin,
+                                 int64_t Cout, int64_t K, int64_t dilation) {
+  const int64_t by32 = Cin / 32 * 32, by8 = Cin / 8 * 8;
+  for (int64_t co = 0; co < Cout; ++co) {
+    Float8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
+    float tail = 0.0f;
+    for (int64_t j = 0; j < K; ++j) {
+      const int64_t src = t + tap_offset(j, K, dilation);
+      if (src < 0 || src >= L) continue;
+      const float* xr = x + (b * L + src) * ldx;
+      const float* wr = wt + (co * K + j) * Cin;
+      int64_t ci = 0;
+      for (; ci < by32; ci += 32) {
+        a0 += load8(xr + ci) * load8(wr + ci);
+        a1 += load8(xr + ci + 8) * load8(wr + ci + 8);
+        a2 += load8(xr + ci + 16) * load8(wr + ci + 16);
+        a3 += load8(xr + ci + 24) * load8(wr + ci + 24);
+      }
+      for (; ci < by8; ci += 8) a0 += load8(xr + ci) * load8(wr + ci);
+      for (; ci < Cin; ++ci) tail += xr[ci] * wr[ci];
+    }
+    const Float8 a = (a0 + a1) + (a2 + a3);
+    float sum = tail;
+    for (int lane = 0; lane < 8; ++lane) sum += a[lane];
+    yr[co] = bias[co] + sum;
+  }
+}
+
+void conv1d_narrow(const float* x, int64_t ldx, const float* w, const float* bias, float* y,
+                   int64_t ldy, int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
+                   int64_t dilation) {
+  thread_local std::vector<float> transposed;
+  transposed.resize(static_cast<size_t>(Cout * K * Cin));
+  float* wt = transposed.data();  // this thread's buffer: OpenMP workers have their own
+  for (int64_t j = 0; j < K; ++j)
+    for (int64_t ci = 0; ci < Cin; ++ci)
+      for (int64_t co = 0; co < Cout; ++co)
+        wt[(co * K + j) * Cin + ci] = w[(j * Cin + ci) * Cout + co];
+#pragma omp parallel for schedule(static) if (B * L * Cin * K >= (int64_t{1} << 16))
+  for (int64_t r = 0; r < B * L; ++r)
+    narrow_row(x, ldx, wt, bias, y + r * ldy, r / L, r % L, L, Cin, Cout, K, dilation);
 }
 
 // The fused epilogue of an inference graph (OpParams::pool2, act, shuffle), applied to the
@@ -333,7 +400,9 @@ void conv1d_fwd(const OpCall& call) {
     ldz = d.Cout;
   }
   if (d.Cin < kDirectMaxCin) {
-    conv1d_im2col(x, ldx, w, bias, z, ldz, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
+    conv1d_thin(x, ldx, w, bias, z, ldz, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
+  } else if (d.Cout <= kNarrowMaxCout) {
+    conv1d_narrow(x, ldx, w, bias, z, ldz, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
   } else if (use_fft(d)) {
     conv1d_fft(x, ldx, w, bias, z, ldz, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
   } else {

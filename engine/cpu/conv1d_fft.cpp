@@ -20,13 +20,17 @@
 #include <cmath>
 #include <complex>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <tuple>
 #include <vector>
 
 #include "core/power_spectrum.h"  // fftw_planner_mutex: one lock for every FFTW planner call
+#include "cpu/cpu_ops.h"          // SR_VECTOR_CLONES
+#include "cpu/simd.h"             // Float8
 #include "sr/backend.h"
 #include "sr/error.h"
 #include "sr/memory_budget.h"
@@ -72,13 +76,24 @@ struct Geometry {
   int64_t group = 0;      // segments transformed together
   int64_t bin_chunk = 0;  // bins whose weight spectra are made at once
   bool cached = false;    // the whole spectra are kept between calls (SpectraCache)
+  bool few = false;       // small layer, few segments: mixed by mix_few, not per-bin cgemms
   double seconds = 0;     // the cost model's estimate
 };
+
+// Small layers (Cin Cout up to 128 x 128) with up to 64 segments per group (the bundled models at
+// inference) mix their channels with mix_few below; wider layers and training batches keep the
+// per-bin cgemms.
+constexpr double kFewPairs = 16384;
+constexpr int64_t kFewSegments = 64;
 
 // Seconds on one core of the reference machine (EPYC, AVX2; docs/BENCHMARKS.md): per-tap GEMMs at
 // ~80 GFLOP/s; the per-bin cgemms at ~40; the weight-spectra GEMM at ~30 GFLOP/s plus reading the
 // taps (K Cin Cout floats) once per bin chunk at ~10 GB/s; the transforms with their fills at
-// ~2.5 N log2 N flops per row at 3 GFLOP/s plus ~3 ns per sample.
+// ~2.5 N log2 N flops per row at 3 GFLOP/s plus ~3 ns per sample. The few-segment path's three
+// terms were fitted to 36 timings of the bundled models' layers (B 1, 2, 4; every N from the
+// smallest to 4x; within ~20 % where it matters, docs/BENCHMARKS.md): 0.16 ns per complex
+// multiply-add of the mixing, 0.26 ns per row sample and log2 N of the transforms (fills and
+// bias included), 0.32 ns per kept complex weight read.
 double direct_seconds(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K) {
   return 2.0 * B * L * static_cast<double>(Cin) * Cout * K / 80e9;
 }
@@ -99,35 +114,40 @@ Geometry geometry(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, in
       std::max<int64_t>(1, std::min<int64_t>(g.bins, g_weight_chunk_bytes / (16.0 * pairs)));
   const double F = static_cast<double>(g.bins), S = static_cast<double>(g.segments);
   const double groups = std::ceil(S / g.group), chunks = std::ceil(F / g.bin_chunk);
-  const double mixing = 8.0 * S * F * pairs / 40e9;
+  const double rows_log = S * (Cin + Cout) * n * std::log2(static_cast<double>(n));
   // Kept spectra are made once and reused by every later call with the same weights (inference):
-  // the estimate counts them as free; a training step (new weights every call) pays one making per
-  // call, small next to its batch's mixing.
+  // the estimate counts only reading them; a training step (new weights every call) pays one
+  // making per call, small next to its batch's mixing.
   g.cached = 8.0 * F * pairs <= g_spectra_entry_bytes;
-  const double weights =
-      g.cached ? 0.0 : groups * (4.0 * F * K * pairs / 30e9 + chunks * 4.0 * K * pairs / 10e9);
-  const double transforms =
-      S * (Cin + Cout) * n * (2.5 * std::log2(static_cast<double>(n)) / 3e9 + 3e-9);
-  g.seconds = mixing + weights + transforms;
+  const double making = groups * (4.0 * F * K * pairs / 30e9 + chunks * 4.0 * K * pairs / 10e9);
+  g.few = pairs <= kFewPairs && g.group <= kFewSegments;
+  if (g.few) {
+    g.seconds = 0.16e-9 * S * F * pairs + 0.26e-9 * rows_log +
+                (g.cached ? 0.32e-9 * groups * F * pairs : making);
+    return g;
+  }
+  const double mixing = 8.0 * S * F * pairs / 40e9;
+  const double transforms = S * (Cin + Cout) * n * 3e-9 + 2.5 * rows_log / 3e9;
+  g.seconds = mixing + (g.cached ? 0.0 : making) + transforms;
   return g;
 }
 
-// The cheapest transform size: from the smallest power of two with half its length as output up
-// to the one that holds the whole padded signal.
+// The cheapest transform size: from the smallest power of two with half its length as output
+// (with the few-segment mixing: the smallest longer than the span) up to the one that holds the
+// whole padded signal.
 Geometry best_geometry(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
                        int64_t dilation) {
   const int64_t span = dilation * (K - 1) + 1;
   int64_t n = 16;
-  while (n < 2 * span) n *= 2;
-  Geometry best = geometry(B, L, Cin, Cout, K, dilation, n);
+  while (n <= span) n *= 2;
+  std::optional<Geometry> best;
   // Stop once one block holds the whole padded signal: longer transforms only add zeros.
-  for (int64_t last = n; last < L + span - 1 && n < 16384;) {
-    n *= 2;
-    last = n;
+  for (;; n *= 2) {
     const Geometry g = geometry(B, L, Cin, Cout, K, dilation, n);
-    if (g.seconds < best.seconds) best = g;
+    if ((g.few || n >= 2 * span) && (!best || g.seconds < best->seconds)) best = g;
+    if ((n >= 2 * span && n >= L + span - 1) || n >= 16384) break;
   }
-  return best;
+  return *best;
 }
 
 struct FftwFree {
@@ -330,21 +350,35 @@ Layer prepare(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_
 }
 
 // conj(H)[f] = sum_j w[j] (cos + i sin)(2 pi f dilation j / N) for bins [f0, f0 + bins), as one
-// GEMM from the K taps into ws.w_split (real and imaginary rows), then interleaved into `dst`
-// ([f - f0][ci][co]) for cgemm.
+// GEMM from the K taps into ws.w_split (real and imaginary rows), then interleaved into `dst`, one
+// bin after another: [ci][co] for the per-bin cgemms, or blocked for mix_few ([co / 8][ci][8
+// complex] for the full blocks of 8 output channels, then [ci][the last Cout % 8]), so that it
+// reads each bin's weights in one sequential stream.
 void make_spectra_chunk(const float* w, const Shape& shape, int64_t f0, int64_t bins, int64_t K,
-                        int64_t pairs, Scratch& ws, fftwf_complex* dst) {
+                        int64_t Cin, int64_t Cout, bool blocked, Scratch& ws, fftwf_complex* dst) {
+  const int64_t pairs = Cin * Cout;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(2 * bins),
               static_cast<int>(pairs), static_cast<int>(K), 1.0f, shape.dft.data() + 2 * f0 * K,
               static_cast<int>(K), w, static_cast<int>(pairs), 0.0f, ws.w_split.data(),
               static_cast<int>(pairs));
   const float* split = ws.w_split.data();
+  const int64_t full = Cout / 8 * 8, tail = Cout - full;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < bins; ++i) {
     const float* re = split + (2 * i) * pairs;
     const float* im = re + pairs;
     fftwf_complex* out = dst + i * pairs;
-    for (int64_t p = 0; p < pairs; ++p) out[p][0] = re[p], out[p][1] = im[p];
+    if (!blocked) {
+      for (int64_t p = 0; p < pairs; ++p) out[p][0] = re[p], out[p][1] = im[p];
+      continue;
+    }
+    for (int64_t c0 = 0; c0 < full; c0 += 8)
+      for (int64_t ci = 0; ci < Cin; ++ci)
+        for (int64_t c = 0; c < 8; ++c, ++out)
+          (*out)[0] = re[ci * Cout + c0 + c], (*out)[1] = im[ci * Cout + c0 + c];
+    for (int64_t ci = 0; ci < Cin; ++ci)
+      for (int64_t c = 0; c < tail; ++c, ++out)
+        (*out)[0] = re[ci * Cout + full + c], (*out)[1] = im[ci * Cout + full + c];
   }
 }
 
@@ -355,8 +389,9 @@ struct SpectraCache {
   struct Entry {
     const float* w = nullptr;
     int64_t n = 0, K = 0, Cin = 0, Cout = 0, dilation = 0;
+    bool blocked = false;               // the layout (make_spectra_chunk)
     std::vector<float> weights;         // (K, Cin, Cout) as last made
-    FftwBuffer<fftwf_complex> spectra;  // [f][ci][co]
+    FftwBuffer<fftwf_complex> spectra;  // [f][ci][co], or blocked
     int64_t bytes = 0;
   };
   std::vector<std::unique_ptr<Entry>> entries;  // oldest first
@@ -371,23 +406,33 @@ struct SpectraCache {
     Entry* e = nullptr;
     for (auto& it : entries)
       if (it->w == w && it->n == g.n && it->K == K && it->Cin == Cin && it->Cout == Cout &&
-          it->dilation == dilation)
+          it->dilation == dilation && it->blocked == g.few)
         e = it.get();
-    if (e && std::equal(w, w + count, e->weights.begin())) return e->spectra.get();
+    // memcmp: every bit (a float compare would take -0 for +0), and vectorised by libc.
+    if (e && std::memcmp(w, e->weights.data(), sizeof(float) * count) == 0) return e->spectra.get();
     if (!e) {
       while (!entries.empty() && bytes + entry_bytes > g_spectra_total_bytes) {
         bytes -= entries.front()->bytes;
         entries.erase(entries.begin());
       }
-      entries.push_back(std::make_unique<Entry>(Entry{
-          w, g.n, K, Cin, Cout, dilation, {}, fftw_buffer<fftwf_complex>(F * pairs), entry_bytes}));
+      entries.push_back(std::make_unique<Entry>(Entry{w,
+                                                      g.n,
+                                                      K,
+                                                      Cin,
+                                                      Cout,
+                                                      dilation,
+                                                      g.few,
+                                                      {},
+                                                      fftw_buffer<fftwf_complex>(F * pairs),
+                                                      entry_bytes}));
       e = entries.back().get();
       bytes += entry_bytes;
     }
     e->weights.assign(w, w + count);
     for (int64_t f0 = 0; f0 < F; f0 += g.bin_chunk) {
       const int64_t bins = std::min(g.bin_chunk, F - f0);
-      make_spectra_chunk(w, shape, f0, bins, K, pairs, ws, e->spectra.get() + f0 * pairs);
+      make_spectra_chunk(w, shape, f0, bins, K, Cin, Cout, g.few, ws,
+                         e->spectra.get() + f0 * pairs);
     }
     return e->spectra.get();
   }
@@ -415,13 +460,91 @@ void fill_input_segments(const float* x, int64_t ldx, const Geometry& g, int64_t
       continue;
     }
     const int64_t b = (first + s) / blocks, k = (first + s) % blocks;
-    for (int64_t n = 0; n < N; ++n) {
-      const int64_t t = k * V - g.pad + n;
-      const bool inside = t >= 0 && t < L;
-      const float* row = x + (b * L + (inside ? t : 0)) * ldx;
-      for (int64_t ci = 0; ci < Cin; ++ci) seg[ci * N + n] = inside ? row[ci] : 0.0f;
+    // Transposed in tiles of 8 rows, so that each channel's 8 values go out as one contiguous
+    // store; rows in the padding read a row of zeros.
+    thread_local std::vector<float> zeros;
+    if (static_cast<int64_t>(zeros.size()) < Cin) zeros.assign(static_cast<size_t>(Cin), 0.0f);
+    for (int64_t n0 = 0; n0 < N; n0 += 8) {
+      const int64_t count = std::min<int64_t>(8, N - n0);
+      const float* rows[8];
+      for (int64_t r = 0; r < 8; ++r) {
+        const int64_t t = k * V - g.pad + n0 + std::min(r, count - 1);
+        rows[r] = t >= 0 && t < L ? x + (b * L + t) * ldx : zeros.data();
+      }
+      if (count == 8) {
+        for (int64_t ci = 0; ci < Cin; ++ci) {
+          float* dst = seg + ci * N + n0;
+          for (int r = 0; r < 8; ++r) dst[r] = rows[r][ci];
+        }
+      } else {
+        for (int64_t ci = 0; ci < Cin; ++ci)
+          for (int64_t r = 0; r < count; ++r) seg[ci * N + n0 + r] = rows[r][ci];
+      }
     }
   }
+}
+
+// The per-bin channel mixing Y_f = alpha X_f conj(H)_f of small layers with few segments (the
+// bundled models at inference): a cgemm per bin then spends more on packing its operands than on
+// the product, and reading the weight spectra (which do not stay in the caches between calls) is
+// most of the cost. Here each bin's weights, blocked by make_spectra_chunk, are read once as one
+// sequential stream, a block of 8 output channels at a time, and reused by every segment while
+// they sit in L1; two segments' outputs are accumulated in registers at a time: with
+// X = (xr, xi) and a weight row w (interleaved re, im), a += xr w and b += xi w, then Y = a + i b,
+// i.e. re = a.re - b.im, im = a.im + b.re.
+// y[0..8) = alpha (a + i b) for 4 interleaved complex values.
+SR_ALWAYS_INLINE void store_combined(float* y, Float8 a, Float8 b, float alpha) {
+  for (int k = 0; k < 8; k += 2) {
+    y[k] = alpha * (a[k] - b[k + 1]);
+    y[k + 1] = alpha * (a[k + 1] + b[k]);
+  }
+}
+
+// S (1 or 2) segments' 8 output channels (16 floats at y) over all Cin inputs; w: the block's
+// Cin rows of 8 complex weights, contiguous.
+template <int S>
+SR_ALWAYS_INLINE void mix_block(const float* x, int64_t ldx, const float* w, int64_t Cin,
+                                float alpha, float* y, int64_t ldy) {
+  Float8 a0[S] = {}, a1[S] = {}, b0[S] = {}, b1[S] = {};
+  for (int64_t ci = 0; ci < Cin; ++ci) {
+    const Float8 w0 = load8(w + 16 * ci), w1 = load8(w + 16 * ci + 8);
+    for (int s = 0; s < S; ++s) {
+      const float xr = x[s * ldx + 2 * ci], xi = x[s * ldx + 2 * ci + 1];
+      a0[s] += xr * w0;
+      a1[s] += xr * w1;
+      b0[s] += xi * w0;
+      b1[s] += xi * w1;
+    }
+  }
+  for (int s = 0; s < S; ++s) {
+    store_combined(y + s * ldy, a0[s], b0[s], alpha);
+    store_combined(y + s * ldy + 8, a1[s], b1[s], alpha);
+  }
+}
+
+// One bin: x (S rows of Cin complex, 2 Cin floats apart), w (Cin x Cout complex, blocked as
+// make_spectra_chunk writes it), y (S rows of Cout complex, 2 Cout floats apart).
+SR_VECTOR_CLONES void mix_few(const float* x, const float* w, float* y, int64_t S, int64_t Cin,
+                              int64_t Cout, float alpha) {
+  const int64_t ldx = 2 * Cin, ldy = 2 * Cout, full = Cout / 8 * 8, tail = Cout - full;
+  for (int64_t co = 0; co < full; co += 8, w += 16 * Cin) {
+    int64_t s = 0;
+    for (; s + 2 <= S; s += 2)
+      mix_block<2>(x + s * ldx, ldx, w, Cin, alpha, y + s * ldy + 2 * co, ldy);
+    if (s < S) mix_block<1>(x + s * ldx, ldx, w, Cin, alpha, y + s * ldy + 2 * co, ldy);
+  }
+  for (int64_t s = 0; s < S; ++s)  // the last Cout % 8 channels: w is [ci][tail]
+    for (int64_t c = 0; c < tail; ++c) {
+      float re = 0, im = 0;
+      for (int64_t ci = 0; ci < Cin; ++ci) {
+        const float xr = x[s * ldx + 2 * ci], xi = x[s * ldx + 2 * ci + 1];
+        const float wr = w[2 * (ci * tail + c)], wi = w[2 * (ci * tail + c) + 1];
+        re += xr * wr - xi * wi;
+        im += xr * wi + xi * wr;
+      }
+      y[s * ldy + 2 * (full + c)] = alpha * re;
+      y[s * ldy + 2 * (full + c) + 1] = alpha * im;
+    }
 }
 
 }  // namespace
@@ -479,7 +602,14 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
       const int64_t bins = std::min(chunk, F - f0);
       const fftwf_complex* spectra = kept ? kept : ws.w_spec.get();
       // (The per-bin cgemms below run on separate threads with OpenBLAS's OpenMP build only.)
-      if (!kept) make_spectra_chunk(w, shape, f0, bins, K, pairs, ws, ws.w_spec.get());
+      if (!kept) make_spectra_chunk(w, shape, f0, bins, K, Cin, Cout, g.few, ws, ws.w_spec.get());
+      if (g.few) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < bins; ++i)
+          mix_few(&ws.x_spec[(f0 + i) * G * Cin][0], &spectra[i * pairs][0],
+                  &ws.y_spec[(f0 + i) * G * Cout][0], used, Cin, Cout, alpha.real());
+        continue;
+      }
 #pragma omp parallel for schedule(dynamic) if (cpu_blas_uses_openmp())
       for (int64_t i = 0; i < bins; ++i)
         cblas_cgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(used),
@@ -510,7 +640,14 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
       const int64_t b = (first + s) / blocks, k = (first + s) % blocks;
       const int64_t rows = std::min(V, L - k * V);
       const float* src = out + s * Cout * N;  // [co][n]
-      for (int64_t n = 0; n < rows; ++n) {
+      // Transposed back in tiles of 8 rows: each channel's 8 values are one contiguous load.
+      int64_t n0 = 0;
+      for (; n0 + 8 <= rows; n0 += 8) {
+        float* dst = y + (b * L + k * V + n0) * ldy;
+        for (int64_t co = 0; co < Cout; ++co)
+          for (int r = 0; r < 8; ++r) dst[r * ldy + co] = src[co * N + n0 + r] + bias[co];
+      }
+      for (int64_t n = n0; n < rows; ++n) {
         float* dst = y + (b * L + k * V + n) * ldy;
         for (int64_t co = 0; co < Cout; ++co) dst[co] = src[co * N + n] + bias[co];
       }

@@ -2,9 +2,10 @@
 // mixing becomes one complex (segments x Cin) by (Cin x Cout) product per frequency bin, about
 // 2.7/K of the per-tap GEMMs' arithmetic plus the transforms; the weight spectra are made on the
 // fly, a few bins at a time, so memory stays bounded for any layer; a layer's whole spectra up to
-// 32 MB are kept between calls with the same weights (inference), checked bit for bit. conv1d.cpp
-// chooses it per layer with conv1d_fft_pays (a measured cost model); the per-tap GEMMs stay the
-// reference.
+// 32 MB are kept between calls with the same weights (inference), checked bit for bit. Small
+// layers with few segments (the bundled models at inference) mix with their own kernel instead of
+// per-bin cgemms, on weight spectra blocked for it. conv1d.cpp chooses the FFT per layer with
+// conv1d_fft_pays (a measured cost model); the per-tap GEMMs stay the reference.
 #pragma once
 
 #include <cstdint>

@@ -10,10 +10,12 @@
 #include "sr/ops.h"
 
 // Hot loops marked SR_VECTOR_CLONES are compiled twice, for AVX2 + FMA and for the baseline, and
-// picked at load time by the CPU (GCC function multi-versioning): the build itself targets
-// x86-64-v2.
+// picked at load time by the CPU's features (GCC function multi-versioning): the build itself
+// targets x86-64-v2. The clone is x86-64-v3 (the ISA level: AVX2, FMA, BMI), whose resolver tests
+// the feature bits; "arch=haswell" would compile the same code but pick it only on Intel Haswell
+// cores (its resolver compares the CPU model), so every other CPU ran the baseline.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define SR_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define SR_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define SR_VECTOR_CLONES
 #endif

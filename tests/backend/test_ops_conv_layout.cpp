@@ -36,7 +36,9 @@ TEST_CASE("conv1d_fwd matches a direct double-precision convolution", "[ops][con
       {2, 57, 8, 5, 9, 2},     // smallest Cin on the GEMM path
       {3, 3, 9, 5, 9, 2},      // L = 3 < span 17: outer taps have no valid rows
       {1, 1, 16, 4, 9, 2},     // single sample: only the centre tap contributes
-      {2, 41, 24, 2, 9, 1},    // final layer shape (Cout = 2, K = 9, d = 1)
+      {2, 41, 24, 2, 9, 1},    // final layer shape (Cout = 2, K = 9, d = 1): narrow path
+      {2, 5, 10, 3, 9, 2},     // narrow path, L = 5 < span 17
+      {1, 40, 12, 5, 9, 2},    // smallest Cout past the narrow path
       {2, 63, 32, 24, 17, 2},  // odd length, wider kernel
       {1, 129, 48, 40, 33, 2}, {2, 20, 12, 6, 1, 1},  // K = 1: a pointwise GEMM
   };

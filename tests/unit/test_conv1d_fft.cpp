@@ -64,12 +64,14 @@ void check_case(const Case& c, uint32_t seed) {
 
 TEST_CASE("conv1d_fft matches a float64 direct convolution", "[cpu][conv][fft]") {
   const Case cases[] = {
-      {1, 64, 8, 8, 9, 1, 0, 0},      // one block
-      {2, 100, 12, 20, 9, 2, 3, 5},   // blocks that do not divide L; strided rows
-      {3, 50, 16, 8, 33, 2, 0, 0},    // L shorter than the span (65): all padding
-      {1, 1000, 9, 7, 17, 2, 0, 2},   // many blocks
-      {2, 512, 96, 64, 33, 2, 0, 0},  // the bundled r = 2 model's up.0
-      {1, 300, 32, 48, 65, 2, 1, 0},  // the default models' first long kernel
+      {1, 64, 8, 8, 9, 1, 0, 0},       // one block
+      {2, 100, 12, 20, 9, 2, 3, 5},    // blocks that do not divide L; strided rows
+      {3, 50, 16, 8, 33, 2, 0, 0},     // L shorter than the span (65): all padding
+      {1, 1000, 9, 7, 17, 2, 0, 2},    // many blocks
+      {2, 512, 96, 64, 33, 2, 0, 0},   // the bundled r = 2 model's up.0
+      {1, 300, 32, 48, 65, 2, 1, 0},   // the default models' first long kernel
+      {1, 100, 300, 256, 9, 2, 0, 0},  // wider than the few-segment mixing takes: per-bin cgemms
+      {24, 96, 8, 12, 9, 1, 0, 0},     // more segments than it takes: per-bin cgemms
   };
   uint32_t seed = 1;
   for (const Case& c : cases) {
