@@ -9,6 +9,7 @@
 
 #include "cpu/cpu_ops.h"
 #include "cpu/fast_math.h"
+#include "cpu/simd.h"
 #include "sr/backend.h"
 #include "sr/error.h"
 
@@ -34,15 +35,37 @@ inline float gate(float x, bool hard) {
 
 // z[q*H + j] += sum_k h[k] * U[k, q*H + j] for the gate columns of units j in [j0, j1): the
 // recurrent product of one step and one batch row. For the batch sizes of inference (1-16 rows) a
-// GEMM call per step would pack U again every step; this reads U once, row by row.
+// GEMM call per step would pack U again every step; this reads U once, row by row, with up to 64
+// columns of z at a time held in registers across all k (independent chains, so the FMAs overlap).
+template <int V>  // V vectors of 8 columns: z[c, c + 8V) += h . U[:, c, c + 8V)
+SR_ALWAYS_INLINE void recurrent_tile(const float* h, const float* U, int64_t H, int64_t G,
+                                     int64_t c, float* z) {
+  Float8 acc[V];
+  for (int i = 0; i < V; ++i) acc[i] = load8(z + c + 8 * i);
+  for (int64_t k = 0; k < H; ++k) {
+    const float hk = h[k];
+    const float* u = U + k * G + c;
+    for (int i = 0; i < V; ++i) acc[i] += hk * load8(u + 8 * i);
+  }
+  for (int i = 0; i < V; ++i) store8(z + c + 8 * i, acc[i]);
+}
+
 SR_VECTOR_CLONES void recurrent_step(const float* h, const float* U, int64_t H, int64_t j0,
                                      int64_t j1, float* z) {
   const int64_t G = 4 * H;
-  for (int64_t k = 0; k < H; ++k) {
-    const float hk = h[k];
-    const float* u = U + k * G;
-    for (int64_t q = 0; q < 4; ++q)
-      for (int64_t j = j0; j < j1; ++j) z[q * H + j] += hk * u[q * H + j];
+  // The four gates' column ranges; all units: one range [0, 4H).
+  const bool all = j0 == 0 && j1 == H;
+  for (int64_t q = 0; q < (all ? 1 : 4); ++q) {
+    int64_t c = all ? 0 : q * H + j0;
+    const int64_t end = all ? G : q * H + j1;
+    for (; c + 64 <= end; c += 64) recurrent_tile<8>(h, U, H, G, c, z);
+    if (c + 32 <= end) recurrent_tile<4>(h, U, H, G, c, z), c += 32;
+    for (; c + 8 <= end; c += 8) recurrent_tile<1>(h, U, H, G, c, z);
+    for (; c < end; ++c) {
+      float acc = z[c];
+      for (int64_t k = 0; k < H; ++k) acc += h[k] * U[k * G + c];
+      z[c] = acc;
+    }
   }
 }
 
