@@ -82,6 +82,94 @@ void conv1d_thin(const float* x, int64_t ldx, const float* w, const float* bias,
     thin_row(x, ldx, w, bias, y + r * ldy, r / L, r % L, L, Cin, Cout, K, dilation);
 }
 
+// Same contract as conv1d_gemm, for small layers (Cin Cout <= kTiledMaxPairs: the bundled
+// models' K = 9 layers), where per-tap GEMMs of a few hundred rows spend much of their time
+// packing operands. Tiles of 6 output rows by 16 output channels are accumulated in twelve
+// registers over every tap and input channel, reading x's rows in place (a row of zeros in the
+// padding) and the weights' 16-channel rows from cache: GEMM's micro-kernel without the packing.
+constexpr int64_t kTiledMaxPairs = 16384;
+constexpr int64_t kTileRows = 6;
+
+template <int R>
+SR_ALWAYS_INLINE void tiled_block(const float* const* rows, int64_t K, int64_t Cin, int64_t Cout,
+                                  const float* w, const float* bias, float* y, int64_t ldy) {
+  Float8 a[R][2];
+  for (int r = 0; r < R; ++r) a[r][0] = load8(bias), a[r][1] = load8(bias + 8);
+  for (int64_t j = 0; j < K; ++j) {
+    const float* const* xj = rows + j * kTileRows;
+    const float* wj = w + j * Cin * Cout;
+    for (int64_t ci = 0; ci < Cin; ++ci) {
+      const Float8 w0 = load8(wj + ci * Cout), w1 = load8(wj + ci * Cout + 8);
+      for (int r = 0; r < R; ++r) {
+        const float xv = xj[r][ci];
+        a[r][0] += xv * w0;
+        a[r][1] += xv * w1;
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) store8(y + r * ldy, a[r][0]), store8(y + r * ldy + 8, a[r][1]);
+}
+
+// Output rows [t0, t0 + R) of patch b, every channel; rows[j][r]: x's row for tap j, row r.
+SR_VECTOR_CLONES void tiled_rows(const float* const* rows, int64_t R, int64_t K, int64_t Cin,
+                                 int64_t Cout, const float* w, const float* bias, float* y,
+                                 int64_t ldy) {
+  int64_t c0 = 0;
+  for (; c0 + 16 <= Cout; c0 += 16) {
+    switch (R) {
+      case 6:
+        tiled_block<6>(rows, K, Cin, Cout, w + c0, bias + c0, y + c0, ldy);
+        break;
+      case 5:
+        tiled_block<5>(rows, K, Cin, Cout, w + c0, bias + c0, y + c0, ldy);
+        break;
+      case 4:
+        tiled_block<4>(rows, K, Cin, Cout, w + c0, bias + c0, y + c0, ldy);
+        break;
+      case 3:
+        tiled_block<3>(rows, K, Cin, Cout, w + c0, bias + c0, y + c0, ldy);
+        break;
+      case 2:
+        tiled_block<2>(rows, K, Cin, Cout, w + c0, bias + c0, y + c0, ldy);
+        break;
+      default:
+        tiled_block<1>(rows, K, Cin, Cout, w + c0, bias + c0, y + c0, ldy);
+        break;
+    }
+  }
+  for (int64_t r = 0; r < R; ++r)  // the last Cout % 16 channels
+    for (int64_t c = c0; c < Cout; ++c) {
+      float acc = bias[c];
+      for (int64_t j = 0; j < K; ++j)
+        for (int64_t ci = 0; ci < Cin; ++ci)
+          acc += rows[j * kTileRows + r][ci] * w[(j * Cin + ci) * Cout + c];
+      y[r * ldy + c] = acc;
+    }
+}
+
+void conv1d_tiled(const float* x, int64_t ldx, const float* w, const float* bias, float* y,
+                  int64_t ldy, int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
+                  int64_t dilation) {
+  const int64_t tiles = (L + kTileRows - 1) / kTileRows;
+#pragma omp parallel
+  {
+    thread_local std::vector<float> zeros;
+    if (static_cast<int64_t>(zeros.size()) < Cin) zeros.assign(static_cast<size_t>(Cin), 0.0f);
+    std::vector<const float*> rows(static_cast<size_t>(K * kTileRows));
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t tile = 0; tile < tiles; ++tile) {
+        const int64_t t0 = tile * kTileRows, R = std::min(kTileRows, L - t0);
+        for (int64_t j = 0; j < K; ++j)
+          for (int64_t r = 0; r < kTileRows; ++r) {
+            const int64_t src = t0 + std::min(r, R - 1) + tap_offset(j, K, dilation);
+            rows[j * kTileRows + r] = src >= 0 && src < L ? x + (b * L + src) * ldx : zeros.data();
+          }
+        tiled_rows(rows.data(), R, K, Cin, Cout, w, bias, y + (b * L + t0) * ldy, ldy);
+      }
+  }
+}
+
 // Same contract as conv1d_thin, for Cin >= kDirectMaxCin. For tap j with offset o, output rows t
 // in [t0, t1) read input rows t + o, all inside [0, L): that is one (t1-t0) x Cin by Cin x Cout
 // GEMM on contiguous row ranges, accumulated into y (beta = 1). Rows whose source falls in the
@@ -373,6 +461,15 @@ bool use_fft(const ConvDims& d) {
   return conv1d_fft_pays(d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
 }
 
+// SR_CPU_TILED=0 turns the tiled direct path off (per-tap GEMMs instead); for A/B measurements.
+bool use_tiled(const ConvDims& d) {
+  static const bool enabled = [] {
+    const char* v = std::getenv("SR_CPU_TILED");
+    return !(v && std::strcmp(v, "0") == 0);
+  }();
+  return enabled && d.Cin * d.Cout <= kTiledMaxPairs && d.Cout >= 16;
+}
+
 }  // namespace
 
 // x: (B, L, Cin), w: (K, Cin, Cout), bias: (Cout) -> y: (B, L, Cout)
@@ -405,6 +502,8 @@ void conv1d_fwd(const OpCall& call) {
     conv1d_narrow(x, ldx, w, bias, z, ldz, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
   } else if (use_fft(d)) {
     conv1d_fft(x, ldx, w, bias, z, ldz, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
+  } else if (use_tiled(d)) {
+    conv1d_tiled(x, ldx, w, bias, z, ldz, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
   } else {
     conv1d_gemm(x, ldx, w, bias, z, ldz, d.B, d.L, d.Cin, d.Cout, d.K, d.dilation);
   }

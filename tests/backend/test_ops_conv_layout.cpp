@@ -39,6 +39,9 @@ TEST_CASE("conv1d_fwd matches a direct double-precision convolution", "[ops][con
       {2, 41, 24, 2, 9, 1},    // final layer shape (Cout = 2, K = 9, d = 1): narrow path
       {2, 5, 10, 3, 9, 2},     // narrow path, L = 5 < span 17
       {1, 40, 12, 5, 9, 2},    // smallest Cout past the narrow path
+      {2, 47, 24, 40, 9, 2},   // tiled path: 6-row tiles and a 5-row tail, 16-channel blocks and an
+                               // 8-channel tail
+      {1, 4, 16, 16, 9, 2},    // tiled path, L = 4 < span 17
       {2, 63, 32, 24, 17, 2},  // odd length, wider kernel
       {1, 129, 48, 40, 33, 2}, {2, 20, 12, 6, 1, 1},  // K = 1: a pointwise GEMM
   };
@@ -90,6 +93,7 @@ TEST_CASE("conv1d_fwd epilogues and strided views equal the plain ops", "[ops][c
       {2, 38, 1, 6, 9, 2},    // direct path (Cin = 1)
       {2, 41, 12, 10, 9, 2},  // GEMM path, odd length (the pool drops the last row)
       {1, 30, 16, 2, 5, 1},   // final-layer shape
+      {2, 41, 12, 20, 9, 2},  // tiled path
   };
   uint32_t seed = 300;
   for (const ConvCase& p : cases) {
