@@ -77,8 +77,19 @@ struct Geometry {
   int64_t bin_chunk = 0;  // bins whose weight spectra are made at once
   bool cached = false;    // the whole spectra are kept between calls (SpectraCache)
   bool few = false;       // small layer, few segments: mixed by mix_few, not per-bin cgemms
-  double seconds = 0;     // the cost model's estimate
+  // Bins whose weight spectra are made and kept: all of them, or with the few-segment mixing and
+  // an even dilation only f <= N/4, each also serving N/2 - f (paired_bins below).
+  int64_t weight_bins = 0;
+  double seconds = 0;  // the cost model's estimate
 };
+
+// With an even dilation d the taps sit at multiples of d, so conj(H)(f) = sum_j w_j e^(2 pi i f d
+// j / N) repeats with period N/2 in f, and for real weights conj(H)(N/2 - f) = conj(conj(H)(f)):
+// the bins above N/4 are the conjugates of those below. The few-segment mixing keeps only
+// f <= N/4 and reads each such bin's weights once for both f and N/2 - f.
+bool paired_bins(const Geometry& g, int64_t dilation) {
+  return g.few && dilation % 2 == 0;
+}
 
 // Small layers (Cin Cout up to 128 x 128) with up to 64 segments per group (the bundled models at
 // inference) mix their channels with mix_few below; wider layers and training batches keep the
@@ -121,9 +132,14 @@ Geometry geometry(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, in
   g.cached = 8.0 * F * pairs <= g_spectra_entry_bytes;
   const double making = groups * (4.0 * F * K * pairs / 30e9 + chunks * 4.0 * K * pairs / 10e9);
   g.few = pairs <= kFewPairs && g.group <= kFewSegments;
+  g.weight_bins = paired_bins(g, dilation) ? n / 4 + 1 : g.bins;
   if (g.few) {
+    const double WB = static_cast<double>(g.weight_bins);
+    g.cached = 8.0 * WB * pairs <= g_spectra_entry_bytes;
+    const double made = groups * (4.0 * WB * K * pairs / 30e9 +
+                                  std::ceil(WB / g.bin_chunk) * 4.0 * K * pairs / 10e9);
     g.seconds = 0.16e-9 * S * F * pairs + 0.26e-9 * rows_log +
-                (g.cached ? 0.32e-9 * groups * F * pairs : making);
+                (g.cached ? 0.32e-9 * groups * WB * pairs : made);
     return g;
   }
   const double mixing = 8.0 * S * F * pairs / 40e9;
@@ -400,7 +416,7 @@ struct SpectraCache {
   // The entry for these weights, made or remade as needed; null when it cannot be kept.
   const fftwf_complex* get(const float* w, const Geometry& g, int64_t Cin, int64_t Cout, int64_t K,
                            int64_t dilation, const Shape& shape, Scratch& ws) {
-    const int64_t F = g.bins, pairs = Cin * Cout, count = K * pairs;
+    const int64_t F = g.weight_bins, pairs = Cin * Cout, count = K * pairs;
     const int64_t entry_bytes = 8 * F * pairs + 4 * count;
     if (entry_bytes > g_spectra_total_bytes) return nullptr;
     Entry* e = nullptr;
@@ -547,6 +563,51 @@ SR_VECTOR_CLONES void mix_few(const float* x, const float* w, float* y, int64_t 
     }
 }
 
+// y[0..8) = alpha (c - i d) conjugated, i.e. the product with conj(w) for c = xr w, d = xi w:
+// re = c.re + d.im, im = d.re - c.im.
+SR_ALWAYS_INLINE void store_conjugated(float* y, Float8 c, Float8 d, float alpha) {
+  for (int k = 0; k < 8; k += 2) {
+    y[k] = alpha * (c[k] + d[k + 1]);
+    y[k + 1] = alpha * (d[k] - c[k + 1]);
+  }
+}
+
+// Bins f and p = N/2 - f of the paired mixing (paired_bins): Y_f = alpha X_f W and
+// Y_p = alpha X_p conj(W) with the one weight block W of bin f, read once for both.
+SR_VECTOR_CLONES void mix_pair(const float* xf, const float* xp, const float* w, float* yf,
+                               float* yp, int64_t S, int64_t Cin, int64_t Cout, float alpha) {
+  const int64_t ldx = 2 * Cin, ldy = 2 * Cout, full = Cout / 8 * 8, tail = Cout - full;
+  for (int64_t co = 0; co < full; co += 8, w += 16 * Cin)
+    for (int64_t s = 0; s < S; ++s) {
+      const float* x1 = xf + s * ldx;
+      const float* x2 = xp + s * ldx;
+      Float8 a0 = {}, a1 = {}, b0 = {}, b1 = {}, c0 = {}, c1 = {}, d0 = {}, d1 = {};
+      for (int64_t ci = 0; ci < Cin; ++ci) {
+        const Float8 w0 = load8(w + 16 * ci), w1 = load8(w + 16 * ci + 8);
+        const float r1 = x1[2 * ci], i1 = x1[2 * ci + 1], r2 = x2[2 * ci], i2 = x2[2 * ci + 1];
+        a0 += r1 * w0, a1 += r1 * w1, b0 += i1 * w0, b1 += i1 * w1;
+        c0 += r2 * w0, c1 += r2 * w1, d0 += i2 * w0, d1 += i2 * w1;
+      }
+      store_combined(yf + s * ldy + 2 * co, a0, b0, alpha);
+      store_combined(yf + s * ldy + 2 * co + 8, a1, b1, alpha);
+      store_conjugated(yp + s * ldy + 2 * co, c0, d0, alpha);
+      store_conjugated(yp + s * ldy + 2 * co + 8, c1, d1, alpha);
+    }
+  for (int64_t s = 0; s < S; ++s)  // the last Cout % 8 channels: w is [ci][tail]
+    for (int64_t c = 0; c < tail; ++c) {
+      float re1 = 0, im1 = 0, re2 = 0, im2 = 0;
+      for (int64_t ci = 0; ci < Cin; ++ci) {
+        const float wr = w[2 * (ci * tail + c)], wi = w[2 * (ci * tail + c) + 1];
+        const float r1 = xf[s * ldx + 2 * ci], i1 = xf[s * ldx + 2 * ci + 1];
+        const float r2 = xp[s * ldx + 2 * ci], i2 = xp[s * ldx + 2 * ci + 1];
+        re1 += r1 * wr - i1 * wi, im1 += r1 * wi + i1 * wr;
+        re2 += r2 * wr + i2 * wi, im2 += i2 * wr - r2 * wi;
+      }
+      yf[s * ldy + 2 * (full + c)] = alpha * re1, yf[s * ldy + 2 * (full + c) + 1] = alpha * im1;
+      yp[s * ldy + 2 * (full + c)] = alpha * re2, yp[s * ldy + 2 * (full + c) + 1] = alpha * im2;
+    }
+}
+
 }  // namespace
 
 void conv1d_fft_set_budgets(double group_bytes, double weight_chunk_bytes,
@@ -597,17 +658,27 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
     transform_segments(shape.forward_x, shape.segment_x, shape.segments_x, ws.in.get(),
                        ws.x_spec.get(), N, Cin, used);
 
-    const int64_t chunk = kept ? F : g.bin_chunk;
-    for (int64_t f0 = 0; f0 < F; f0 += chunk) {
-      const int64_t bins = std::min(chunk, F - f0);
-      const fftwf_complex* spectra = kept ? kept : ws.w_spec.get();
+    const int64_t WB = g.weight_bins;  // F, or N/4 + 1 with paired bins
+    const bool paired = paired_bins(g, dilation);
+    const int64_t chunk = kept ? WB : g.bin_chunk;
+    for (int64_t f0 = 0; f0 < WB; f0 += chunk) {
+      const int64_t bins = std::min(chunk, WB - f0);
+      const fftwf_complex* spectra = kept ? kept + f0 * pairs : ws.w_spec.get();
       // (The per-bin cgemms below run on separate threads with OpenBLAS's OpenMP build only.)
       if (!kept) make_spectra_chunk(w, shape, f0, bins, K, Cin, Cout, g.few, ws, ws.w_spec.get());
       if (g.few) {
+        const float* xs = &ws.x_spec[0][0];
+        float* ys = &ws.y_spec[0][0];
 #pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < bins; ++i)
-          mix_few(&ws.x_spec[(f0 + i) * G * Cin][0], &spectra[i * pairs][0],
-                  &ws.y_spec[(f0 + i) * G * Cout][0], used, Cin, Cout, alpha.real());
+        for (int64_t i = 0; i < bins; ++i) {
+          const int64_t f = f0 + i, partner = paired ? N / 2 - f : f;
+          const float* wf = &spectra[i * pairs][0];
+          if (partner == f)
+            mix_few(xs + 2 * f * G * Cin, wf, ys + 2 * f * G * Cout, used, Cin, Cout, alpha.real());
+          else
+            mix_pair(xs + 2 * f * G * Cin, xs + 2 * partner * G * Cin, wf, ys + 2 * f * G * Cout,
+                     ys + 2 * partner * G * Cout, used, Cin, Cout, alpha.real());
+        }
         continue;
       }
 #pragma omp parallel for schedule(dynamic) if (cpu_blas_uses_openmp())
