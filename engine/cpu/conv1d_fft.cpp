@@ -77,18 +77,19 @@ struct Geometry {
   int64_t bin_chunk = 0;  // bins whose weight spectra are made at once
   bool cached = false;    // the whole spectra are kept between calls (SpectraCache)
   bool few = false;       // small layer, few segments: mixed by mix_few, not per-bin cgemms
-  // Bins whose weight spectra are made and kept: all of them, or with the few-segment mixing and
-  // an even dilation only f <= N/4, each also serving N/2 - f (paired_bins below).
+  // Bins whose weight spectra are made and kept: all of them, or with an even dilation only
+  // f <= N/4, each also serving N/2 - f (paired_bins below).
   int64_t weight_bins = 0;
   double seconds = 0;  // the cost model's estimate
 };
 
 // With an even dilation d the taps sit at multiples of d, so conj(H)(f) = sum_j w_j e^(2 pi i f d
 // j / N) repeats with period N/2 in f, and for real weights conj(H)(N/2 - f) = conj(conj(H)(f)):
-// the bins above N/4 are the conjugates of those below. The few-segment mixing keeps only
-// f <= N/4 and reads each such bin's weights once for both f and N/2 - f.
-bool paired_bins(const Geometry& g, int64_t dilation) {
-  return g.few && dilation % 2 == 0;
+// the bins above N/4 are the conjugates of those below. Only f <= N/4 are made and kept (half the
+// work and memory); the few-segment mixing reads each such bin's weights once for both f and
+// N/2 - f, the per-bin cgemms read them conjugated (CblasConjNoTrans) for N/2 - f.
+bool paired_bins(int64_t dilation) {
+  return dilation % 2 == 0;
 }
 
 // Small layers (Cin Cout up to 128 x 128) with up to 64 segments per group (the bundled models at
@@ -124,22 +125,20 @@ Geometry geometry(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, in
   g.bin_chunk =
       std::max<int64_t>(1, std::min<int64_t>(g.bins, g_weight_chunk_bytes / (16.0 * pairs)));
   const double F = static_cast<double>(g.bins), S = static_cast<double>(g.segments);
-  const double groups = std::ceil(S / g.group), chunks = std::ceil(F / g.bin_chunk);
+  const double groups = std::ceil(S / g.group);
   const double rows_log = S * (Cin + Cout) * n * std::log2(static_cast<double>(n));
   // Kept spectra are made once and reused by every later call with the same weights (inference):
   // the estimate counts only reading them; a training step (new weights every call) pays one
   // making per call, small next to its batch's mixing.
-  g.cached = 8.0 * F * pairs <= g_spectra_entry_bytes;
-  const double making = groups * (4.0 * F * K * pairs / 30e9 + chunks * 4.0 * K * pairs / 10e9);
+  g.weight_bins = paired_bins(dilation) ? n / 4 + 1 : g.bins;
+  const double WB = static_cast<double>(g.weight_bins);
+  g.cached = 8.0 * WB * pairs <= g_spectra_entry_bytes;
+  const double making =
+      groups * (4.0 * WB * K * pairs / 30e9 + std::ceil(WB / g.bin_chunk) * 4.0 * K * pairs / 10e9);
   g.few = pairs <= kFewPairs && g.group <= kFewSegments;
-  g.weight_bins = paired_bins(g, dilation) ? n / 4 + 1 : g.bins;
   if (g.few) {
-    const double WB = static_cast<double>(g.weight_bins);
-    g.cached = 8.0 * WB * pairs <= g_spectra_entry_bytes;
-    const double made = groups * (4.0 * WB * K * pairs / 30e9 +
-                                  std::ceil(WB / g.bin_chunk) * 4.0 * K * pairs / 10e9);
     g.seconds = 0.16e-9 * S * F * pairs + 0.26e-9 * rows_log +
-                (g.cached ? 0.32e-9 * groups * WB * pairs : made);
+                (g.cached ? 0.32e-9 * groups * WB * pairs : making);
     return g;
   }
   const double mixing = 8.0 * S * F * pairs / 40e9;
@@ -659,7 +658,7 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
                        ws.x_spec.get(), N, Cin, used);
 
     const int64_t WB = g.weight_bins;  // F, or N/4 + 1 with paired bins
-    const bool paired = paired_bins(g, dilation);
+    const bool paired = paired_bins(dilation);
     const int64_t chunk = kept ? WB : g.bin_chunk;
     for (int64_t f0 = 0; f0 < WB; f0 += chunk) {
       const int64_t bins = std::min(chunk, WB - f0);
@@ -681,13 +680,17 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
         }
         continue;
       }
+      // Each stored bin f serves f and, paired, N/2 - f with its weights conjugated.
 #pragma omp parallel for schedule(dynamic) if (cpu_blas_uses_openmp())
-      for (int64_t i = 0; i < bins; ++i)
-        cblas_cgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(used),
-                    static_cast<int>(Cout), static_cast<int>(Cin), &alpha,
-                    ws.x_spec.get() + (f0 + i) * G * Cin, static_cast<int>(Cin),
-                    spectra + i * pairs, static_cast<int>(Cout), &beta,
-                    ws.y_spec.get() + (f0 + i) * G * Cout, static_cast<int>(Cout));
+      for (int64_t k = 0; k < 2 * bins; ++k) {
+        const int64_t i = k / 2, f = f0 + i, bin = k % 2 ? N / 2 - f : f;
+        if (k % 2 && (!paired || bin == f)) continue;
+        cblas_cgemm(CblasRowMajor, CblasNoTrans, k % 2 ? CblasConjNoTrans : CblasNoTrans,
+                    static_cast<int>(used), static_cast<int>(Cout), static_cast<int>(Cin), &alpha,
+                    ws.x_spec.get() + bin * G * Cin, static_cast<int>(Cin), spectra + i * pairs,
+                    static_cast<int>(Cout), &beta, ws.y_spec.get() + bin * G * Cout,
+                    static_cast<int>(Cout));
+      }
     }
     if (shape.segments_y) {  // each thread its own segments; unused ones are not transformed
       fftwf_complex* spec = ws.y_spec.get();
