@@ -40,10 +40,15 @@ namespace {
 
 // Budgets: the spectra of one segment group (inputs and outputs), and one chunk of weight
 // spectra. A bigger chunk makes the spectra GEMM less thin (2 x bins rows) and reads the taps
-// fewer times: 64 MB took the default TFiLM's up.1 from 0.89 s (16 MB) to 0.48 s at batch 4.
+// fewer times: 64 MB took the default TFiLM's up.1 from 0.89 s (16 MB) to 0.48 s at batch 4, 128
+// MB from 356 to 295 ms at batch 4 and from 192 to 156 ms at batch 1 (session 7, paired bins).
 // Tests shrink both to reach several groups and chunks on small shapes.
-double g_group_bytes = 48.0 * (1 << 20);
-double g_weight_chunk_bytes = 64.0 * (1 << 20);
+constexpr double kDefaultGroupBytes = 48.0 * (1 << 20), kDefaultChunkBytes = 128.0 * (1 << 20);
+double g_group_bytes = kDefaultGroupBytes;
+double g_weight_chunk_bytes = kDefaultChunkBytes;
+// The forward makes a chunk's spectra through real and imaginary rows of at most this many floats
+// (16 MB), a block of channel pairs at a time, so the chunk is not held twice.
+constexpr int64_t kSplitFloats = int64_t{1} << 22;
 // Weight spectra kept between calls (per calling thread): one layer's whole spectra up to the
 // entry size, all layers together up to the total. A forward at batch 1 spends more on making the
 // spectra (2F x K x Cin x Cout) than the direct convolution costs, so small models' long layers
@@ -184,7 +189,7 @@ struct Scratch {
   FftwBuffer<float> in, out;                 // [s][ci][n], [s][co][n]: one transform per row
   FftwBuffer<fftwf_complex> x_spec, y_spec;  // [f][s][ci], [f][s][co]: FFTW writes/reads these
   FftwBuffer<fftwf_complex> w_spec;          // [f - f0][ci][co]: one chunk of conj(H)
-  std::vector<float> w_split;                // (2 chunk x Cin Cout): real and imaginary rows
+  std::vector<float> w_split;                // real and imaginary rows (make_spectra_chunk)
   int64_t in_size = 0, out_size = 0, x_size = 0, y_size = 0, w_size = 0;
 
   template <typename T>
@@ -201,8 +206,11 @@ struct Scratch {
     ensure(x_spec, x_size, F * G * Cin);
     ensure(y_spec, y_size, F * G * Cout);
     ensure(w_spec, w_size, g.bin_chunk * pairs);
-    if (static_cast<int64_t>(w_split.size()) < 2 * g.bin_chunk * pairs)
-      w_split.assign(static_cast<size_t>(2 * g.bin_chunk * pairs), 0.0f);
+  }
+  float* split(int64_t count) {
+    if (static_cast<int64_t>(w_split.size()) < count)
+      w_split.assign(static_cast<size_t>(count), 0.0f);
+    return w_split.data();
   }
 };
 
@@ -364,29 +372,41 @@ Layer prepare(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_
   return {g, ws, shape_for(g, Cin, Cout, K, dilation, ws)};
 }
 
-// conj(H)[f] = sum_j w[j] (cos + i sin)(2 pi f dilation j / N) for bins [f0, f0 + bins), as one
-// GEMM from the K taps into ws.w_split (real and imaginary rows), then interleaved into `dst`, one
-// bin after another: [ci][co] for the per-bin cgemms, or blocked for mix_few ([co / 8][ci][8
-// complex] for the full blocks of 8 output channels, then [ci][the last Cout % 8]), so that it
-// reads each bin's weights in one sequential stream.
+// conj(H)[f] = sum_j w[j] (cos + i sin)(2 pi f dilation j / N) for bins [f0, f0 + bins), as
+// GEMMs from the K taps into real and imaginary rows (ws.split), then interleaved into `dst`, one
+// bin after another: [ci][co] for the per-bin cgemms, made a block of channel pairs at a time
+// (rows of at most kSplitFloats), or blocked for mix_few ([co / 8][ci][8 complex] for the full
+// blocks of 8 output channels, then [ci][the last Cout % 8]; small layers, all pairs at once),
+// so that it reads each bin's weights in one sequential stream.
 void make_spectra_chunk(const float* w, const Shape& shape, int64_t f0, int64_t bins, int64_t K,
                         int64_t Cin, int64_t Cout, bool blocked, Scratch& ws, fftwf_complex* dst) {
   const int64_t pairs = Cin * Cout;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(2 * bins),
-              static_cast<int>(pairs), static_cast<int>(K), 1.0f, shape.dft.data() + 2 * f0 * K,
-              static_cast<int>(K), w, static_cast<int>(pairs), 0.0f, ws.w_split.data(),
-              static_cast<int>(pairs));
-  const float* split = ws.w_split.data();
+  const int64_t cols =
+      blocked ? pairs : std::max<int64_t>(1, std::min(pairs, kSplitFloats / (2 * bins)));
+  float* split = ws.split(2 * bins * cols);
+  for (int64_t p0 = 0; p0 < pairs; p0 += cols) {
+    const int64_t width = std::min(cols, pairs - p0);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(2 * bins),
+                static_cast<int>(width), static_cast<int>(K), 1.0f, shape.dft.data() + 2 * f0 * K,
+                static_cast<int>(K), w + p0, static_cast<int>(pairs), 0.0f, split,
+                static_cast<int>(width));
+    if (!blocked) {
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < bins; ++i) {
+        const float* re = split + (2 * i) * width;
+        const float* im = re + width;
+        fftwf_complex* out = dst + i * pairs + p0;
+        for (int64_t p = 0; p < width; ++p) out[p][0] = re[p], out[p][1] = im[p];
+      }
+    }
+  }
+  if (!blocked) return;
   const int64_t full = Cout / 8 * 8, tail = Cout - full;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < bins; ++i) {
     const float* re = split + (2 * i) * pairs;
     const float* im = re + pairs;
     fftwf_complex* out = dst + i * pairs;
-    if (!blocked) {
-      for (int64_t p = 0; p < pairs; ++p) out[p][0] = re[p], out[p][1] = im[p];
-      continue;
-    }
     for (int64_t c0 = 0; c0 < full; c0 += 8)
       for (int64_t ci = 0; ci < Cin; ++ci)
         for (int64_t c = 0; c < 8; ++c, ++out)
@@ -611,8 +631,8 @@ SR_VECTOR_CLONES void mix_pair(const float* xf, const float* xp, const float* w,
 
 void conv1d_fft_set_budgets(double group_bytes, double weight_chunk_bytes,
                             double spectra_entry_bytes) {
-  g_group_bytes = group_bytes > 0 ? group_bytes : 48.0 * (1 << 20);
-  g_weight_chunk_bytes = weight_chunk_bytes > 0 ? weight_chunk_bytes : 64.0 * (1 << 20);
+  g_group_bytes = group_bytes > 0 ? group_bytes : kDefaultGroupBytes;
+  g_weight_chunk_bytes = weight_chunk_bytes > 0 ? weight_chunk_bytes : kDefaultChunkBytes;
   read_spectra_budget_once();  // so that it cannot override these later
   g_spectra_entry_bytes = spectra_entry_bytes >= 0 ? spectra_entry_bytes : kDefaultEntryBytes;
   g_spectra_total_bytes = spectra_entry_bytes >= 0
@@ -794,6 +814,7 @@ void conv1d_fft_bwd_weight(const float* x, const float* dy, float* dw, int64_t B
     transform_segments(shape.forward_dy, shape.segment_dy, shape.segments_y, ws.out.get(),
                        ws.y_spec.get(), N, Cout, used);
 
+    float* split = ws.split(2 * g.bin_chunk * pairs);  // a whole chunk's real and imaginary rows
     for (int64_t f0 = 0; f0 < F; f0 += g.bin_chunk) {
       const int64_t bins = std::min(g.bin_chunk, F - f0);
 #pragma omp parallel for schedule(dynamic) if (cpu_blas_uses_openmp())
@@ -806,13 +827,13 @@ void conv1d_fft_bwd_weight(const float* x, const float* dy, float* dw, int64_t B
                     static_cast<int>(Cout));
         const int64_t f = f0 + i;
         const float scale = ((f == 0 || 2 * f == N) ? 1.0f : 2.0f) / static_cast<float>(N);
-        float* re = ws.w_split.data() + (2 * i) * pairs;
+        float* re = split + (2 * i) * pairs;
         float* im = re + pairs;
         for (int64_t p = 0; p < pairs; ++p) re[p] = scale * gf[p][0], im[p] = scale * gf[p][1];
       }
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(K),
                   static_cast<int>(pairs), static_cast<int>(2 * bins), 1.0f,
-                  shape.dft.data() + 2 * f0 * K, static_cast<int>(K), ws.w_split.data(),
+                  shape.dft.data() + 2 * f0 * K, static_cast<int>(K), split,
                   static_cast<int>(pairs), 1.0f, dw, static_cast<int>(pairs));
     }
   }

@@ -13,7 +13,7 @@
 namespace sr::cpu {
 
 // Memory budgets of the segment groups' spectra, of one chunk of weight spectra and of one
-// layer's kept weight spectra, in bytes (defaults 48 MB, 64 MB and 32 MB; 0 restores the first
+// layer's kept weight spectra, in bytes (defaults 48 MB, 128 MB and 32 MB; 0 restores the first
 // two defaults, -1 the third, 0 there keeps none); clears the calling thread's kept spectra. For
 // tests, which reach several groups and chunks on small shapes with tiny budgets; not
 // thread-safe against running convolutions.
