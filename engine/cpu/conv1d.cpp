@@ -110,32 +110,23 @@ SR_ALWAYS_INLINE void tiled_block(const float* const* rows, int64_t K, int64_t C
   for (int r = 0; r < R; ++r) store8(y + r * ldy, a[r][0]), store8(y + r * ldy + 8, a[r][1]);
 }
 
+// tiled_block<R> for a run-time R in [1, Rmax].
+template <int Rmax>
+SR_ALWAYS_INLINE void tiled_block_of(int64_t R, const float* const* rows, int64_t K, int64_t Cin,
+                                     int64_t Cout, const float* w, const float* bias, float* y,
+                                     int64_t ldy) {
+  if constexpr (Rmax > 1)
+    if (R < Rmax) return tiled_block_of<Rmax - 1>(R, rows, K, Cin, Cout, w, bias, y, ldy);
+  tiled_block<Rmax>(rows, K, Cin, Cout, w, bias, y, ldy);
+}
+
 // Output rows [t0, t0 + R) of patch b, every channel; rows[j][r]: x's row for tap j, row r.
 SR_VECTOR_CLONES void tiled_rows(const float* const* rows, int64_t R, int64_t K, int64_t Cin,
                                  int64_t Cout, const float* w, const float* bias, float* y,
                                  int64_t ldy) {
   int64_t c0 = 0;
   for (; c0 + 16 <= Cout; c0 += 16) {
-    switch (R) {
-      case 6:
-        tiled_block<6>(rows, K, Cin, Cout, w + c0, bias + c0, y + c0, ldy);
-        break;
-      case 5:
-        tiled_block<5>(rows, K, Cin, Cout, w + c0, bias + c0, y + c0, ldy);
-        break;
-      case 4:
-        tiled_block<4>(rows, K, Cin, Cout, w + c0, bias + c0, y + c0, ldy);
-        break;
-      case 3:
-        tiled_block<3>(rows, K, Cin, Cout, w + c0, bias + c0, y + c0, ldy);
-        break;
-      case 2:
-        tiled_block<2>(rows, K, Cin, Cout, w + c0, bias + c0, y + c0, ldy);
-        break;
-      default:
-        tiled_block<1>(rows, K, Cin, Cout, w + c0, bias + c0, y + c0, ldy);
-        break;
-    }
+    tiled_block_of<kTileRows>(R, rows, K, Cin, Cout, w + c0, bias + c0, y + c0, ldy);
   }
   for (int64_t r = 0; r < R; ++r)  // the last Cout % 16 channels
     for (int64_t c = c0; c < Cout; ++c) {
@@ -153,8 +144,7 @@ void conv1d_tiled(const float* x, int64_t ldx, const float* w, const float* bias
   const int64_t tiles = (L + kTileRows - 1) / kTileRows;
 #pragma omp parallel
   {
-    thread_local std::vector<float> zeros;
-    if (static_cast<int64_t>(zeros.size()) < Cin) zeros.assign(static_cast<size_t>(Cin), 0.0f);
+    const float* zeros = zero_row(Cin);
     std::vector<const float*> rows(static_cast<size_t>(K * kTileRows));
 #pragma omp for collapse(2) schedule(static)
     for (int64_t b = 0; b < B; ++b)
@@ -163,7 +153,7 @@ void conv1d_tiled(const float* x, int64_t ldx, const float* w, const float* bias
         for (int64_t j = 0; j < K; ++j)
           for (int64_t r = 0; r < kTileRows; ++r) {
             const int64_t src = t0 + std::min(r, R - 1) + tap_offset(j, K, dilation);
-            rows[j * kTileRows + r] = src >= 0 && src < L ? x + (b * L + src) * ldx : zeros.data();
+            rows[j * kTileRows + r] = src >= 0 && src < L ? x + (b * L + src) * ldx : zeros;
           }
         tiled_rows(rows.data(), R, K, Cin, Cout, w, bias, y + (b * L + t0) * ldy, ldy);
       }

@@ -497,14 +497,13 @@ void fill_input_segments(const float* x, int64_t ldx, const Geometry& g, int64_t
     const int64_t b = (first + s) / blocks, k = (first + s) % blocks;
     // Transposed in tiles of 8 rows, so that each channel's 8 values go out as one contiguous
     // store; rows in the padding read a row of zeros.
-    thread_local std::vector<float> zeros;
-    if (static_cast<int64_t>(zeros.size()) < Cin) zeros.assign(static_cast<size_t>(Cin), 0.0f);
+    const float* zeros = zero_row(Cin);
     for (int64_t n0 = 0; n0 < N; n0 += 8) {
       const int64_t count = std::min<int64_t>(8, N - n0);
       const float* rows[8];
       for (int64_t r = 0; r < 8; ++r) {
         const int64_t t = k * V - g.pad + n0 + std::min(r, count - 1);
-        rows[r] = t >= 0 && t < L ? x + (b * L + t) * ldx : zeros.data();
+        rows[r] = t >= 0 && t < L ? x + (b * L + t) * ldx : zeros;
       }
       if (count == 8) {
         for (int64_t ci = 0; ci < Cin; ++ci) {
@@ -527,6 +526,7 @@ void fill_input_segments(const float* x, int64_t ldx, const Geometry& g, int64_t
 // they sit in L1; two segments' outputs are accumulated in registers at a time: with
 // X = (xr, xi) and a weight row w (interleaved re, im), a += xr w and b += xi w, then Y = a + i b,
 // i.e. re = a.re - b.im, im = a.im + b.re.
+
 // y[0..8) = alpha (a + i b) for 4 interleaved complex values.
 SR_ALWAYS_INLINE void store_combined(float* y, Float8 a, Float8 b, float alpha) {
   for (int k = 0; k < 8; k += 2) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "sr/ops.h"
 
@@ -26,6 +27,14 @@ namespace sr::cpu {
 // the ops share rows, taps or units among the threads of one parallel region.
 inline std::pair<int64_t, int64_t> thread_share(int64_t n, int64_t parts, int64_t index) {
   return {n * index / parts, n * (index + 1) / parts};
+}
+
+// A row of at least n zeros, this thread's own: what the direct and FFT convolutions read for
+// input rows in the padding.
+inline const float* zero_row(int64_t n) {
+  thread_local std::vector<float> zeros;
+  if (static_cast<int64_t>(zeros.size()) < n) zeros.assign(static_cast<size_t>(n), 0.0f);
+  return zeros.data();
 }
 
 // conv1d.cpp: 'same' dilated cross-correlation with bias, one GEMM per tap (no im2col buffer).

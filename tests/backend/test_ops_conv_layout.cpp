@@ -43,7 +43,8 @@ TEST_CASE("conv1d_fwd matches a direct double-precision convolution", "[ops][con
                                // 8-channel tail
       {1, 4, 16, 16, 9, 2},    // tiled path, L = 4 < span 17
       {2, 63, 32, 24, 17, 2},  // odd length, wider kernel
-      {1, 129, 48, 40, 33, 2}, {2, 20, 12, 6, 1, 1},  // K = 1: a pointwise GEMM
+      {1, 129, 48, 40, 33, 2},
+      {2, 20, 12, 6, 1, 1},  // K = 1: a pointwise GEMM
   };
   uint32_t seed = 100;
   for (const ConvCase& p : cases) {
