@@ -10,7 +10,10 @@
 // Memory stays bounded whatever the layer: segments go in groups whose spectra fit a budget, and
 // the weight spectra are made for a few bins at a time, right before their cgemms, from the K taps
 // (one small GEMM with a cos/sin table; ~N / (B L) of the direct convolution's arithmetic), so
-// nothing the size of F x Cin x Cout is ever held.
+// nothing the size of F x Cin x Cout is ever held. Wide layers with few segments (the big networks
+// at small batches) make them for a block of input channels at a time instead, every bin, in a
+// block that stays in the last-level cache, and mix each block into the outputs' spectra right
+// away (the streamed path, mix_streamed).
 #include "cpu/conv1d_fft.h"
 
 #include <cblas.h>
@@ -57,8 +60,15 @@ constexpr int64_t kSplitFloats = int64_t{1} << 22;
 // SR_FFT_WEIGHT_CACHE=SIZE keeps up to SIZE of them (entry = total = SIZE, within the memory
 // budget): memory for speed at small batches (docs/BENCHMARKS.md, "Kept weight spectra").
 constexpr double kDefaultEntryBytes = 32.0 * (1 << 20), kDefaultTotalBytes = 96.0 * (1 << 20);
+// The streamed path's block of weight spectra (Geometry::streamed): within the last-level cache
+// with the group's spectra.
+constexpr double kDefaultStreamBlockBytes = 12.0 * (1 << 20);
 double g_spectra_entry_bytes = kDefaultEntryBytes;
 double g_spectra_total_bytes = kDefaultTotalBytes;
+double g_stream_block_bytes = kDefaultStreamBlockBytes;
+// The streamed path (Geometry::streamed): -1 where the cost model picks it, 0 never, 1 wherever
+// it applies. SR_FFT_STREAMED=0|1 sets it for A/B runs; tests set it with conv1d_fft_set_streamed.
+int g_streamed_mode = -1;
 
 // Reads SR_FFT_WEIGHT_CACHE once, before the first convolution (not at static initialisation:
 // a bad value is an error, thrown to the caller).
@@ -69,6 +79,12 @@ void read_spectra_budget_once() {
       const uint64_t bytes = parse_byte_size(v, "SR_FFT_WEIGHT_CACHE");
       check_memory_budget(bytes, "SR_FFT_WEIGHT_CACHE");
       g_spectra_entry_bytes = g_spectra_total_bytes = static_cast<double>(bytes);
+    }
+    const char* streamed = std::getenv("SR_FFT_STREAMED");
+    if (streamed && *streamed) {
+      SR_CHECK(std::strcmp(streamed, "0") == 0 || std::strcmp(streamed, "1") == 0,
+               "SR_FFT_STREAMED must be 0 or 1, not '%s'", streamed);
+      g_streamed_mode = streamed[0] - '0';
     }
     return true;
   }();
@@ -82,6 +98,10 @@ struct Geometry {
   int64_t bin_chunk = 0;  // bins whose weight spectra are made at once
   bool cached = false;    // the whole spectra are kept between calls (SpectraCache)
   bool few = false;       // small layer, few segments: mixed by mix_few, not per-bin cgemms
+  // Wide layer, few segments, spectra not kept: made for a block of input channels and every
+  // bin at a time and mixed right away by mix_stream (conv1d_fft_streamed), not per-bin cgemms.
+  bool streamed = false;
+  int64_t ci_block = 0;  // the streamed path's input channels per block
   // Bins whose weight spectra are made and kept: all of them, or with an even dilation only
   // f <= N/4, each also serving N/2 - f (paired_bins below).
   int64_t weight_bins = 0;
@@ -103,6 +123,18 @@ bool paired_bins(int64_t dilation) {
 constexpr double kFewPairs = 16384;
 constexpr int64_t kFewSegments = 64;
 
+// Wider layers with few segments per group and spectra that are not kept (the big networks at
+// small batches) make their weight spectra for a block of input channels at a time, every bin,
+// into a block small enough to stay in the last-level cache, and mix it into the outputs' spectra
+// right away (mix_stream): the spectra never go to memory, and nothing is packed or interleaved.
+constexpr int64_t kStreamSegments = 32;
+constexpr double kStreamMakeRate = 60e9;       // FLOP/s of the spectra sgemm
+constexpr double kStreamMixSeconds = 0.16e-9;  // per complex multiply-add of mix_stream
+// The streamed estimate came within ~25 % of the measured layer times of the default TFiLM at
+// batch 1 and 4 on a Zen 4 EPYC (AVX-512), the per-bin cgemms' estimate 1.0-1.8x above theirs
+// (AVX-512 cgemm kernels); so the streamed path is taken where its estimate is 1.25x below.
+constexpr double kStreamMargin = 1.25;
+
 // Seconds on one core of the reference machine (EPYC, AVX2; docs/BENCHMARKS.md): per-tap GEMMs at
 // ~80 GFLOP/s; the per-bin cgemms at ~40; the weight-spectra GEMM at ~30 GFLOP/s plus reading the
 // taps (K Cin Cout floats) once per bin chunk at ~10 GB/s; the transforms with their fills at
@@ -116,7 +148,7 @@ double direct_seconds(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K
 }
 
 Geometry geometry(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation,
-                  int64_t n) {
+                  int64_t n, bool streamed_allowed) {
   Geometry g;
   g.span = dilation * (K - 1) + 1;
   g.pad = dilation * (K - 1) / 2;
@@ -149,22 +181,31 @@ Geometry geometry(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, in
   const double mixing = 8.0 * S * F * pairs / 40e9;
   const double transforms = S * (Cin + Cout) * n * 3e-9 + 2.5 * rows_log / 3e9;
   g.seconds = mixing + (g.cached ? 0.0 : making) + transforms;
+  if (streamed_allowed && g_streamed_mode != 0 && !g.cached && g.group <= kStreamSegments) {
+    g.ci_block =
+        std::clamp<int64_t>(static_cast<int64_t>(g_stream_block_bytes / (8.0 * WB * Cout)), 1, Cin);
+    const double streamed =
+        groups * (4.0 * WB * K * pairs / kStreamMakeRate + 4.0 * K * pairs / 10e9) +
+        kStreamMixSeconds * S * F * pairs + transforms;
+    if (g_streamed_mode == 1 || (g_streamed_mode < 0 && kStreamMargin * streamed < g.seconds))
+      g.streamed = true, g.seconds = streamed;
+  }
   return g;
 }
 
 // The cheapest transform size: from the smallest power of two with half its length as output
 // (with the few-segment mixing: the smallest longer than the span) up to the one that holds the
 // whole padded signal.
-Geometry best_geometry(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
-                       int64_t dilation) {
+Geometry best_geometry(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation,
+                       bool streamed_allowed = true) {
   const int64_t span = dilation * (K - 1) + 1;
   int64_t n = 16;
   while (n <= span) n *= 2;
   std::optional<Geometry> best;
   // Stop once one block holds the whole padded signal: longer transforms only add zeros.
   for (;; n *= 2) {
-    const Geometry g = geometry(B, L, Cin, Cout, K, dilation, n);
-    if ((g.few || n >= 2 * span) && (!best || g.seconds < best->seconds)) best = g;
+    const Geometry g = geometry(B, L, Cin, Cout, K, dilation, n, streamed_allowed);
+    if ((g.few || g.streamed || n >= 2 * span) && (!best || g.seconds < best->seconds)) best = g;
     if ((n >= 2 * span && n >= L + span - 1) || n >= 16384) break;
   }
   return *best;
@@ -190,7 +231,8 @@ struct Scratch {
   FftwBuffer<fftwf_complex> x_spec, y_spec;  // [f][s][ci], [f][s][co]: FFTW writes/reads these
   FftwBuffer<fftwf_complex> w_spec;          // [f - f0][ci][co]: one chunk of conj(H)
   std::vector<float> w_split;                // real and imaginary rows (make_spectra_chunk)
-  int64_t in_size = 0, out_size = 0, x_size = 0, y_size = 0, w_size = 0;
+  FftwBuffer<float> y_split;                 // the streamed path's outputs (Geometry::streamed)
+  int64_t in_size = 0, out_size = 0, x_size = 0, y_size = 0, w_size = 0, y_split_size = 0;
 
   template <typename T>
   static void ensure(FftwBuffer<T>& buffer, int64_t& size, int64_t count) {
@@ -205,7 +247,10 @@ struct Scratch {
     ensure(out, out_size, G * Cout * N);
     ensure(x_spec, x_size, F * G * Cin);
     ensure(y_spec, y_size, F * G * Cout);
-    ensure(w_spec, w_size, g.bin_chunk * pairs);
+    if (g.streamed)  // split outputs [f][s][re Cout, im Cout]; no chunk of interleaved spectra
+      ensure(y_split, y_split_size, F * G * 2 * Cout);
+    else
+      ensure(w_spec, w_size, g.bin_chunk * pairs);
   }
   float* split(int64_t count) {
     if (static_cast<int64_t>(w_split.size()) < count)
@@ -364,9 +409,10 @@ struct Layer {
   Scratch& ws;
   const Shape& shape;
 };
-Layer prepare(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation) {
+Layer prepare(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_t dilation,
+              bool streamed_allowed) {
   read_spectra_budget_once();
-  const Geometry g = best_geometry(B, L, Cin, Cout, K, dilation);
+  const Geometry g = best_geometry(B, L, Cin, Cout, K, dilation, streamed_allowed);
   Scratch& ws = scratch();
   ws.reserve(g, Cin, Cout);
   return {g, ws, shape_for(g, Cin, Cout, K, dilation, ws)};
@@ -627,6 +673,130 @@ SR_VECTOR_CLONES void mix_pair(const float* xf, const float* xp, const float* w,
     }
 }
 
+// The streamed path's mixing (Geometry::streamed). Y += X W for S segments over a block of c
+// input channels, and with a partner bin (paired_bins) Yp += Xp conj(W) from the same weights:
+// x, xp rows of c complex (ldx floats apart); W as split rows wr, wi ([ci][co], Cout floats
+// apart), as the spectra sgemm writes them; y, yp rows of [re Cout][im Cout] (2 Cout apart).
+// One block of 8 output channels over S segments, accumulated in registers over the c inputs
+// while the block's weights sit in L1.
+template <int S, bool Paired>
+SR_ALWAYS_INLINE void stream_block(const float* xf, const float* xp, int64_t ldx, const float* w,
+                                   int64_t c, float* yf, float* yp, int64_t Cout) {
+  Float8 fr[S], fi[S], pr[S] = {}, pi[S] = {};
+  for (int s = 0; s < S; ++s) {
+    fr[s] = load8(yf + 2 * s * Cout), fi[s] = load8(yf + 2 * s * Cout + Cout);
+    if constexpr (Paired) pr[s] = load8(yp + 2 * s * Cout), pi[s] = load8(yp + 2 * s * Cout + Cout);
+  }
+  for (int64_t ci = 0; ci < c; ++ci) {
+    const Float8 a = load8(w + 16 * ci), b = load8(w + 16 * ci + 8);
+    for (int s = 0; s < S; ++s) {
+      const float xr = xf[s * ldx + 2 * ci], xi = xf[s * ldx + 2 * ci + 1];
+      fr[s] += xr * a;  // (xr + i xi)(a + i b)
+      fr[s] -= xi * b;
+      fi[s] += xr * b;
+      fi[s] += xi * a;
+      if constexpr (Paired) {
+        const float qr = xp[s * ldx + 2 * ci], qi = xp[s * ldx + 2 * ci + 1];
+        pr[s] += qr * a;  // (qr + i qi)(a - i b)
+        pr[s] += qi * b;
+        pi[s] += qi * a;
+        pi[s] -= qr * b;
+      }
+    }
+  }
+  for (int s = 0; s < S; ++s) {
+    store8(yf + 2 * s * Cout, fr[s]), store8(yf + 2 * s * Cout + Cout, fi[s]);
+    if constexpr (Paired) store8(yp + 2 * s * Cout, pr[s]), store8(yp + 2 * s * Cout + Cout, pi[s]);
+  }
+}
+
+// One bin (and its partner when xp is not null) of the streamed mixing, every output channel.
+SR_VECTOR_CLONES void mix_stream(const float* xf, const float* xp, int64_t ldx, const float* wr,
+                                 const float* wi, float* yf, float* yp, int64_t S, int64_t c,
+                                 int64_t Cout) {
+  const int64_t ldy = 2 * Cout, full = Cout / 8 * 8;
+  // The block's weights for 8 output channels, [ci][8 re, 8 im], one sequential stream: read in
+  // place, a column of 8 floats every Cout floats would alias in L1 (4 KB apart for Cout 1024).
+  thread_local std::vector<float> blocked;
+  blocked.resize(static_cast<size_t>(16 * c));
+  float* w = blocked.data();
+  for (int64_t co = 0; co < full; co += 8) {
+    for (int64_t ci = 0; ci < c; ++ci) {
+      store8(w + 16 * ci, load8(wr + ci * Cout + co));
+      store8(w + 16 * ci + 8, load8(wi + ci * Cout + co));
+    }
+    int64_t s = 0;
+    if (xp) {
+      for (; s + 2 <= S; s += 2)
+        stream_block<2, true>(xf + s * ldx, xp + s * ldx, ldx, w, c, yf + s * ldy + co,
+                              yp + s * ldy + co, Cout);
+      if (s < S)
+        stream_block<1, true>(xf + s * ldx, xp + s * ldx, ldx, w, c, yf + s * ldy + co,
+                              yp + s * ldy + co, Cout);
+    } else {
+      for (; s + 4 <= S; s += 4)
+        stream_block<4, false>(xf + s * ldx, nullptr, ldx, w, c, yf + s * ldy + co, nullptr, Cout);
+      for (; s < S; ++s)
+        stream_block<1, false>(xf + s * ldx, nullptr, ldx, w, c, yf + s * ldy + co, nullptr, Cout);
+    }
+  }
+  for (int64_t s = 0; s < S; ++s)  // the last Cout % 8 channels
+    for (int64_t co = full; co < Cout; ++co)
+      for (int64_t ci = 0; ci < c; ++ci) {
+        const float a = wr[ci * Cout + co], b = wi[ci * Cout + co];
+        const float xr = xf[s * ldx + 2 * ci], xi = xf[s * ldx + 2 * ci + 1];
+        yf[s * ldy + co] += xr * a - xi * b;
+        yf[s * ldy + Cout + co] += xr * b + xi * a;
+        if (xp) {
+          const float qr = xp[s * ldx + 2 * ci], qi = xp[s * ldx + 2 * ci + 1];
+          yp[s * ldy + co] += qr * a + qi * b;
+          yp[s * ldy + Cout + co] += qi * a - qr * b;
+        }
+      }
+}
+
+// The streamed path for one segment group: for each block of ci_block input channels, the weight
+// spectra of every kept bin as split rows (one sgemm from the taps: row 2i the real parts of bin
+// i, row 2i + 1 the imaginary, [ci][co] each; the block is sized to stay in the last-level cache),
+// then every bin's outputs accumulated from them in threads over bins (mix_stream). Leaves
+// alpha Y of the used segments in y_spec, interleaved for the inverse transforms.
+void mix_streamed(const float* w, const Shape& shape, const Geometry& g, int64_t used, int64_t Cin,
+                  int64_t Cout, int64_t K, bool paired, Scratch& ws) {
+  const int64_t N = g.n, F = g.bins, G = g.group, WB = g.weight_bins, pairs = Cin * Cout;
+  float* ys = ws.y_split.get();
+  const float* xs = &ws.x_spec[0][0];
+#pragma omp parallel for schedule(static)
+  for (int64_t f = 0; f < F; ++f)
+    std::fill(ys + f * G * 2 * Cout, ys + (f * G + used) * 2 * Cout, 0.0f);
+  for (int64_t ci0 = 0; ci0 < Cin; ci0 += g.ci_block) {
+    const int64_t c = std::min(g.ci_block, Cin - ci0), width = c * Cout;
+    float* split = ws.split(2 * WB * width);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(2 * WB),
+                static_cast<int>(width), static_cast<int>(K), 1.0f, shape.dft.data(),
+                static_cast<int>(K), w + ci0 * Cout, static_cast<int>(pairs), 0.0f, split,
+                static_cast<int>(width));
+#pragma omp parallel for schedule(static)
+    for (int64_t f = 0; f < WB; ++f) {
+      const int64_t partner = paired ? N / 2 - f : f;
+      const float* wr = split + 2 * f * width;
+      const bool two = partner != f;
+      mix_stream(xs + 2 * (f * G * Cin + ci0), two ? xs + 2 * (partner * G * Cin + ci0) : nullptr,
+                 2 * Cin, wr, wr + width, ys + f * G * 2 * Cout,
+                 two ? ys + partner * G * 2 * Cout : nullptr, used, c, Cout);
+    }
+  }
+  const float alpha = 1.0f / static_cast<float>(N);
+  fftwf_complex* spec = ws.y_spec.get();
+#pragma omp parallel for schedule(static)
+  for (int64_t f = 0; f < F; ++f)
+    for (int64_t s = 0; s < used; ++s) {
+      const float* yr = ys + (f * G + s) * 2 * Cout;
+      fftwf_complex* out = spec + (f * G + s) * Cout;
+      for (int64_t co = 0; co < Cout; ++co)
+        out[co][0] = alpha * yr[co], out[co][1] = alpha * yr[Cout + co];
+    }
+}
+
 }  // namespace
 
 void conv1d_fft_set_budgets(double group_bytes, double weight_chunk_bytes,
@@ -639,6 +809,19 @@ void conv1d_fft_set_budgets(double group_bytes, double weight_chunk_bytes,
                               ? std::max(kDefaultTotalBytes, spectra_entry_bytes)
                               : kDefaultTotalBytes;
   spectra_cache().clear();
+}
+
+void conv1d_fft_set_streamed(int mode, double block_bytes) {
+  read_spectra_budget_once();  // so that it cannot override these later
+  g_streamed_mode = mode < 0 ? -1 : mode > 0 ? 1 : 0;
+  g_stream_block_bytes = block_bytes > 0 ? block_bytes : kDefaultStreamBlockBytes;
+}
+
+const char* conv1d_fft_mixing(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
+                              int64_t dilation) {
+  read_spectra_budget_once();
+  const Geometry g = best_geometry(B, L, Cin, Cout, K, dilation);
+  return g.few ? "few" : g.streamed ? "streamed" : g.cached ? "kept" : "cgemm";
 }
 
 bool conv1d_fft_wisdom_loaded() {
@@ -659,7 +842,7 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
   SR_CHECK(K % 2 == 1, "conv1d_fft: odd kernels only");
   // Named references, not a structured binding: OpenMP regions below use them (clang refuses
   // bindings there).
-  const Layer layer = prepare(B, L, Cin, Cout, K, dilation);
+  const Layer layer = prepare(B, L, Cin, Cout, K, dilation, /*streamed_allowed=*/true);
   const Geometry& g = layer.g;
   Scratch& ws = layer.ws;
   const Shape& shape = layer.shape;
@@ -680,7 +863,8 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
     const int64_t WB = g.weight_bins;  // F, or N/4 + 1 with paired bins
     const bool paired = paired_bins(dilation);
     const int64_t chunk = kept ? WB : g.bin_chunk;
-    for (int64_t f0 = 0; f0 < WB; f0 += chunk) {
+    if (g.streamed) mix_streamed(w, shape, g, used, Cin, Cout, K, paired, ws);
+    for (int64_t f0 = 0; f0 < WB && !g.streamed; f0 += chunk) {
       const int64_t bins = std::min(chunk, WB - f0);
       const fftwf_complex* spectra = kept ? kept + f0 * pairs : ws.w_spec.get();
       // (The per-bin cgemms below run on separate threads with OpenBLAS's OpenMP build only.)
@@ -785,7 +969,7 @@ void conv1d_fft_bwd_weight(const float* x, const float* dy, float* dw, int64_t B
   SR_CHECK(K % 2 == 1, "conv1d_fft: odd kernels only");
   // Named references, not a structured binding: OpenMP regions below use them (clang refuses
   // bindings there).
-  const Layer layer = prepare(B, L, Cin, Cout, K, dilation);
+  const Layer layer = prepare(B, L, Cin, Cout, K, dilation, /*streamed_allowed=*/false);
   const Geometry& g = layer.g;
   Scratch& ws = layer.ws;
   const Shape& shape = layer.shape;

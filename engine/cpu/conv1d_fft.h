@@ -20,6 +20,18 @@ namespace sr::cpu {
 void conv1d_fft_set_budgets(double group_bytes, double weight_chunk_bytes,
                             double spectra_entry_bytes = -1);
 
+// The streamed mixing of wide layers with few segments (conv1d_fft.cpp, Geometry::streamed):
+// mode -1 where the cost model picks it (the default), 0 never, 1 wherever it applies; the block
+// of weight spectra it makes at a time, in bytes (0: the default 12 MB). For tests and A/B runs
+// (SR_FFT_STREAMED=0|1 sets the mode for a process); not thread-safe against running convolutions.
+void conv1d_fft_set_streamed(int mode, double block_bytes = 0);
+
+// How conv1d_fft would mix this layer's channels: "few" (small layers, few segments), "streamed",
+// "kept" (per-bin cgemms on whole kept spectra) or "cgemm" (per-bin cgemms on spectra made chunk
+// by chunk at every call). For tests and profiles.
+const char* conv1d_fft_mixing(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K,
+                              int64_t dilation);
+
 // Whether the FFTW wisdom shipped for the per-segment plans (engine/cpu/fftw_wisdom.inc, made by
 // scripts/make_fftw_wisdom.sh) was read; false when it is empty, unreadable or SR_FFTW_LEARN is
 // set.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "cpu/conv1d_fft.h"
@@ -88,6 +89,15 @@ TEST_CASE("conv1d_fft_pays picks the long kernels of wide enough layers", "[cpu]
   // whole, so they take the FFT too.
   REQUIRE(sr::cpu::conv1d_fft_pays(4, 1024, 1024, 512, 33, 2));  // up.1
   REQUIRE(sr::cpu::conv1d_fft_pays(4, 2048, 512, 256, 65, 2));   // up.0
+  // At batch 1 they mix streamed (a few segments: per-bin cgemms would spend more on making,
+  // interleaving and packing the spectra than on the products); at batch 4 up.1 still does, and
+  // down.3 (K = 9, 40 segments) takes the cgemms.
+  const std::string streamed = "streamed";
+  REQUIRE(sr::cpu::conv1d_fft_mixing(1, 1024, 1024, 512, 33, 2) == streamed);
+  REQUIRE(sr::cpu::conv1d_fft_mixing(1, 2048, 512, 256, 65, 2) == streamed);
+  REQUIRE(sr::cpu::conv1d_fft_mixing(4, 1024, 1024, 512, 33, 2) == streamed);
+  REQUIRE(sr::cpu::conv1d_fft_mixing(4, 1024, 512, 512, 9, 2) == std::string("cgemm"));
+  REQUIRE(sr::cpu::conv1d_fft_mixing(16, 512, 96, 64, 33, 2) != streamed);  // training: small
 }
 
 TEST_CASE("conv1d_fft with tiny budgets: many segment groups and weight-spectra chunks",
@@ -105,6 +115,31 @@ TEST_CASE("conv1d_fft with tiny budgets: many segment groups and weight-spectra 
   check_case(cases[0], 110);
   check_case(cases[1], 210);
   sr::cpu::conv1d_fft_set_budgets(0, 0);
+}
+
+TEST_CASE("conv1d_fft's streamed mixing of wide layers with few segments", "[cpu][conv][fft]") {
+  // Wider than the few-segment mixing takes (Cin Cout > 16384), nothing kept: the spectra made a
+  // block of input channels at a time. Paired bins (dilation 2) and single bins (dilation 1), a
+  // tail of Cout % 8 channels, segment counts that leave remainders of the 2- and 4-segment
+  // tiles, two patches, strided rows.
+  const Case cases[] = {
+      {1, 300, 136, 130, 17, 2, 1, 3},
+      {1, 200, 130, 136, 9, 1, 0, 0},
+      {2, 700, 160, 128, 33, 2, 0, 0},
+  };
+  sr::cpu::conv1d_fft_set_budgets(0, 0, 0);
+  for (const double block_bytes : {100000.0, 0.0}) {  // many blocks of a few channels; one block
+    sr::cpu::conv1d_fft_set_streamed(1, block_bytes);
+    uint32_t seed = 300;
+    for (const Case& c : cases) {
+      REQUIRE(std::string(sr::cpu::conv1d_fft_mixing(c.B, c.L, c.Cin, c.Cout, c.K, c.dilation)) ==
+              "streamed");
+      check_case(c, seed);
+      seed += 3;
+    }
+  }
+  sr::cpu::conv1d_fft_set_streamed(-1);
+  sr::cpu::conv1d_fft_set_budgets(0, 0, -1);
 }
 
 TEST_CASE("conv1d_fft's kept weight spectra follow the weights", "[cpu][conv][fft]") {
