@@ -245,6 +245,15 @@ TEST_CASE("conv1d_fft backward passes match float64 sums", "[cpu][conv][fft]") {
   check_backward({3, 700, 24, 16, 17, 2, 0, 0}, 300);
   check_backward({1, 333, 12, 40, 33, 2, 0, 0}, 310);
   sr::cpu::conv1d_fft_set_budgets(0, 0);
+  // A wide layer: the data gradient (the forward's convolution with the taps reversed and
+  // transposed) takes the streamed mixing, in blocks of a few channels; the weight gradient keeps
+  // its per-bin cgemms.
+  sr::cpu::conv1d_fft_set_budgets(0, 0, 0);  // nothing kept
+  sr::cpu::conv1d_fft_set_streamed(1, 100000);
+  REQUIRE(std::string(sr::cpu::conv1d_fft_mixing(1, 300, 130, 136, 17, 2)) == "streamed");
+  check_backward({1, 300, 136, 130, 17, 2, 0, 0}, 320);
+  sr::cpu::conv1d_fft_set_streamed(-1);
+  sr::cpu::conv1d_fft_set_budgets(0, 0, -1);
 }
 
 TEST_CASE("conv1d_fft reads its shipped FFTW wisdom", "[cpu][conv][fft]") {
