@@ -341,7 +341,8 @@ int bench(int argc, char** argv) {
   p.flag("conv-compare", 0, "our conv1d against cuDNN on every layer shape (CUDA)",
          &o.conv_compare);
   p.flag("ceilings", 0,
-         "measure the GEMM and copy ceilings (CUDA: cuBLAS fp32/tf32/bf16; CPU: sgemm, memcpy)",
+         "measure the GEMM and copy ceilings (CUDA: cuBLAS fp32/tf32/bf16; CPU: sgemm, memcpy, "
+         "one core's FMA and BF16 dot-product peaks)",
          &o.ceilings);
   p.option("json", 'j', "OUT", "write every number as JSON", &o.json_out);
   p.epilog(
@@ -535,14 +536,20 @@ int bench(int argc, char** argv) {
     constexpr int kGemmN = 2048;
     constexpr size_t kCopyBytes = size_t{256} << 20;
     const double gflops = sr::cpu::sgemm_gflops(kGemmN), gbps = sr::cpu::copy_gbps(kCopyBytes);
+    const double fma = sr::cpu::fma_peak_gflops(), bf16 = sr::cpu::bf16_dot_peak_gflops();
     std::printf(
         "\nceilings (measured, same threads): sgemm %d^3 %.1f GFLOP/s (%.3f TFLOP/s);  "
-        "copy %.1f GB/s (read + write)\n",
-        kGemmN, gflops, gflops / 1e3, gbps);
+        "copy %.1f GB/s (read + write)\n"
+        "one core, data in registers: FP32 FMA %.1f GFLOP/s;  BF16 dot products %s\n",
+        kGemmN, gflops, gflops / 1e3, gbps, fma,
+        bf16 > 0 ? (std::to_string(static_cast<int>(bf16 + 0.5)) + " GFLOP/s").c_str()
+                 : "none (no AVX512_BF16)");
     j["ceilings"] = {{"gemm_n", kGemmN},
                      {"fp32_tflops", gflops / 1e3},
                      {"copy_bytes", kCopyBytes},
-                     {"copy_gbps", gbps}};
+                     {"copy_gbps", gbps},
+                     {"fma_peak_gflops_one_core", fma},
+                     {"bf16_dot_peak_gflops_one_core", bf16}};
   }
 
   // Summary table last (scripts and humans read the end).

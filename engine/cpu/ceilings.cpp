@@ -1,6 +1,10 @@
 #include "cpu/ceilings.h"
 
 #include <cblas.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -47,5 +51,81 @@ double copy_gbps(size_t bytes, int repeat) {
   });
   return 2.0 * static_cast<double>(n) * sizeof(float) / s / 1e9;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+
+constexpr int64_t kPeakIterations = 20000000;
+
+__attribute__((target("avx2,fma"))) float fma_loop(int64_t n) {
+  __m256 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(0.001f * static_cast<float>(i));
+  __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-4f);
+  for (int64_t k = 0; k < n; ++k) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+    __asm__ volatile("" : "+x"(a));  // keeps the loop from being folded away
+  }
+  __m256 s = acc[0];
+  for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, acc[i]);
+  float out[8];
+  _mm256_storeu_ps(out, s);
+  return out[0];
+}
+
+__attribute__((target("avx512f,avx512bf16"))) float bf16_loop(int64_t n) {
+  __m512 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(0.001f * static_cast<float>(i));
+  __m512i a = _mm512_set1_epi16(0x3f80), b = _mm512_set1_epi16(0x3800);  // 1.0, 2^-15 in BF16
+  for (int64_t k = 0; k < n; ++k) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i)
+      acc[i] =
+          _mm512_dpbf16_ps(acc[i], reinterpret_cast<__m512bh>(a), reinterpret_cast<__m512bh>(b));
+    __asm__ volatile("" : "+v"(a));
+  }
+  __m512 s = acc[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
+  float out[16];
+  _mm512_storeu_ps(out, s);
+  return out[0];
+}
+
+bool has_avx512_bf16() {
+  if (!__builtin_cpu_supports("avx512f")) return false;  // also: the OS saves the zmm state
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
+  return (eax >> 5) & 1u;  // CPUID.(EAX=7, ECX=1):EAX bit 5, AVX512_BF16
+}
+
+template <typename F>
+double peak_gflops(F&& loop, double flops_per_iteration) {
+  volatile float sink = loop(kPeakIterations / 10);  // warm-up (clock ramp)
+  const auto t0 = std::chrono::steady_clock::now();
+  sink = loop(kPeakIterations);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  (void)sink;
+  return flops_per_iteration * static_cast<double>(kPeakIterations) / s / 1e9;
+}
+
+}  // namespace
+
+double fma_peak_gflops() {
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0.0;
+  return peak_gflops(fma_loop, 12 * 8 * 2);
+}
+
+double bf16_dot_peak_gflops() {
+  if (!has_avx512_bf16()) return 0.0;
+  return peak_gflops(bf16_loop, 12 * 32 * 2);
+}
+#else
+double fma_peak_gflops() {
+  return 0.0;
+}
+double bf16_dot_peak_gflops() {
+  return 0.0;
+}
+#endif
 
 }  // namespace sr::cpu
