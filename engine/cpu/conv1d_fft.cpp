@@ -82,8 +82,8 @@ void read_spectra_budget_once() {
     }
     const char* streamed = std::getenv("SR_FFT_STREAMED");
     if (streamed && *streamed) {
-      SR_CHECK(std::strcmp(streamed, "0") == 0 || std::strcmp(streamed, "1") == 0,
-               "SR_FFT_STREAMED must be 0 or 1, not '%s'", streamed);
+      if (std::strcmp(streamed, "0") != 0 && std::strcmp(streamed, "1") != 0)
+        fail("SR_FFT_STREAMED must be 0 or 1, not '", streamed, "'");
       g_streamed_mode = streamed[0] - '0';
     }
     return true;
@@ -99,7 +99,7 @@ struct Geometry {
   bool cached = false;    // the whole spectra are kept between calls (SpectraCache)
   bool few = false;       // small layer, few segments: mixed by mix_few, not per-bin cgemms
   // Wide layer, few segments, spectra not kept: made for a block of input channels and every
-  // bin at a time and mixed right away by mix_stream (conv1d_fft_streamed), not per-bin cgemms.
+  // bin at a time and mixed right away (mix_streamed), not by per-bin cgemms.
   bool streamed = false;
   int64_t ci_block = 0;  // the streamed path's input channels per block
   // Bins whose weight spectra are made and kept: all of them, or with an even dilation only
