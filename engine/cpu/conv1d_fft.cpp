@@ -418,6 +418,17 @@ Layer prepare(int64_t B, int64_t L, int64_t Cin, int64_t Cout, int64_t K, int64_
   return {g, ws, shape_for(g, Cin, Cout, K, dilation, ws)};
 }
 
+// The split real and imaginary rows of conj(H) for bins [f0, f0 + bins) and channel pairs
+// [p0, p0 + width): row 2i the real parts of bin f0 + i, row 2i + 1 the imaginary, one sgemm of the
+// cos/sin table with the K taps (w is (K, pairs)).
+void spectra_rows(const float* w, const Shape& shape, int64_t f0, int64_t bins, int64_t K,
+                  int64_t pairs, int64_t p0, int64_t width, float* split) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(2 * bins),
+              static_cast<int>(width), static_cast<int>(K), 1.0f, shape.dft.data() + 2 * f0 * K,
+              static_cast<int>(K), w + p0, static_cast<int>(pairs), 0.0f, split,
+              static_cast<int>(width));
+}
+
 // conj(H)[f] = sum_j w[j] (cos + i sin)(2 pi f dilation j / N) for bins [f0, f0 + bins), as
 // GEMMs from the K taps into real and imaginary rows (ws.split), then interleaved into `dst`, one
 // bin after another: [ci][co] for the per-bin cgemms, made a block of channel pairs at a time
@@ -432,10 +443,7 @@ void make_spectra_chunk(const float* w, const Shape& shape, int64_t f0, int64_t 
   float* split = ws.split(2 * bins * cols);
   for (int64_t p0 = 0; p0 < pairs; p0 += cols) {
     const int64_t width = std::min(cols, pairs - p0);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(2 * bins),
-                static_cast<int>(width), static_cast<int>(K), 1.0f, shape.dft.data() + 2 * f0 * K,
-                static_cast<int>(K), w + p0, static_cast<int>(pairs), 0.0f, split,
-                static_cast<int>(width));
+    spectra_rows(w, shape, f0, bins, K, pairs, p0, width, split);
     if (!blocked) {
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < bins; ++i) {
@@ -771,10 +779,7 @@ void mix_streamed(const float* w, const Shape& shape, const Geometry& g, int64_t
   for (int64_t ci0 = 0; ci0 < Cin; ci0 += g.ci_block) {
     const int64_t c = std::min(g.ci_block, Cin - ci0), width = c * Cout;
     float* split = ws.split(2 * WB * width);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(2 * WB),
-                static_cast<int>(width), static_cast<int>(K), 1.0f, shape.dft.data(),
-                static_cast<int>(K), w + ci0 * Cout, static_cast<int>(pairs), 0.0f, split,
-                static_cast<int>(width));
+    spectra_rows(w, shape, 0, WB, K, pairs, ci0 * Cout, width, split);
 #pragma omp parallel for schedule(static)
     for (int64_t f = 0; f < WB; ++f) {
       const int64_t partner = paired ? N / 2 - f : f;
@@ -795,6 +800,48 @@ void mix_streamed(const float* w, const Shape& shape, const Geometry& g, int64_t
       for (int64_t co = 0; co < Cout; ++co)
         out[co][0] = alpha * yr[co], out[co][1] = alpha * yr[Cout + co];
     }
+}
+
+// The channel mixing of one segment group from whole kept spectra, or from spectra made chunk by
+// chunk of bins (make_spectra_chunk): few-segment kernels for small layers, else one cgemm per
+// bin. Leaves alpha Y of the used segments in y_spec.
+void mix_in_chunks(const float* w, const fftwf_complex* kept, const Shape& shape, const Geometry& g,
+                   int64_t used, int64_t Cin, int64_t Cout, int64_t K, bool paired, Scratch& ws) {
+  const int64_t N = g.n, G = g.group, WB = g.weight_bins, pairs = Cin * Cout;
+  const std::complex<float> alpha(1.0f / static_cast<float>(N), 0.0f), beta(0.0f, 0.0f);
+  const int64_t chunk = kept ? WB : g.bin_chunk;
+  for (int64_t f0 = 0; f0 < WB; f0 += chunk) {
+    const int64_t bins = std::min(chunk, WB - f0);
+    const fftwf_complex* spectra = kept ? kept + f0 * pairs : ws.w_spec.get();
+    // (The per-bin cgemms below run on separate threads with OpenBLAS's OpenMP build only.)
+    if (!kept) make_spectra_chunk(w, shape, f0, bins, K, Cin, Cout, g.few, ws, ws.w_spec.get());
+    if (g.few) {
+      const float* xs = &ws.x_spec[0][0];
+      float* ys = &ws.y_spec[0][0];
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < bins; ++i) {
+        const int64_t f = f0 + i, partner = paired ? N / 2 - f : f;
+        const float* wf = &spectra[i * pairs][0];
+        if (partner == f)
+          mix_few(xs + 2 * f * G * Cin, wf, ys + 2 * f * G * Cout, used, Cin, Cout, alpha.real());
+        else
+          mix_pair(xs + 2 * f * G * Cin, xs + 2 * partner * G * Cin, wf, ys + 2 * f * G * Cout,
+                   ys + 2 * partner * G * Cout, used, Cin, Cout, alpha.real());
+      }
+      continue;
+    }
+    // Each stored bin f serves f and, paired, N/2 - f with its weights conjugated.
+#pragma omp parallel for schedule(dynamic) if (cpu_blas_uses_openmp())
+    for (int64_t k = 0; k < 2 * bins; ++k) {
+      const int64_t i = k / 2, f = f0 + i, bin = k % 2 ? N / 2 - f : f;
+      if (k % 2 && (!paired || bin == f)) continue;
+      cblas_cgemm(CblasRowMajor, CblasNoTrans, k % 2 ? CblasConjNoTrans : CblasNoTrans,
+                  static_cast<int>(used), static_cast<int>(Cout), static_cast<int>(Cin), &alpha,
+                  ws.x_spec.get() + bin * G * Cin, static_cast<int>(Cin), spectra + i * pairs,
+                  static_cast<int>(Cout), &beta, ws.y_spec.get() + bin * G * Cout,
+                  static_cast<int>(Cout));
+    }
+  }
 }
 
 }  // namespace
@@ -846,9 +893,8 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
   const Geometry& g = layer.g;
   Scratch& ws = layer.ws;
   const Shape& shape = layer.shape;
-  const int64_t N = g.n, F = g.bins, V = g.valid, G = g.group, pairs = Cin * Cout;
+  const int64_t N = g.n, F = g.bins, V = g.valid, G = g.group;
   const int64_t blocks = (L + V - 1) / V;
-  const std::complex<float> alpha(1.0f / static_cast<float>(N), 0.0f), beta(0.0f, 0.0f);
   // The layer's whole spectra, kept from an earlier call with the same weights, or null: then
   // they are made chunk by chunk for every segment group.
   const fftwf_complex* kept =
@@ -860,42 +906,11 @@ void conv1d_fft(const float* x, int64_t ldx, const float* w, const float* bias, 
     transform_segments(shape.forward_x, shape.segment_x, shape.segments_x, ws.in.get(),
                        ws.x_spec.get(), N, Cin, used);
 
-    const int64_t WB = g.weight_bins;  // F, or N/4 + 1 with paired bins
     const bool paired = paired_bins(dilation);
-    const int64_t chunk = kept ? WB : g.bin_chunk;
-    if (g.streamed) mix_streamed(w, shape, g, used, Cin, Cout, K, paired, ws);
-    for (int64_t f0 = 0; f0 < WB && !g.streamed; f0 += chunk) {
-      const int64_t bins = std::min(chunk, WB - f0);
-      const fftwf_complex* spectra = kept ? kept + f0 * pairs : ws.w_spec.get();
-      // (The per-bin cgemms below run on separate threads with OpenBLAS's OpenMP build only.)
-      if (!kept) make_spectra_chunk(w, shape, f0, bins, K, Cin, Cout, g.few, ws, ws.w_spec.get());
-      if (g.few) {
-        const float* xs = &ws.x_spec[0][0];
-        float* ys = &ws.y_spec[0][0];
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < bins; ++i) {
-          const int64_t f = f0 + i, partner = paired ? N / 2 - f : f;
-          const float* wf = &spectra[i * pairs][0];
-          if (partner == f)
-            mix_few(xs + 2 * f * G * Cin, wf, ys + 2 * f * G * Cout, used, Cin, Cout, alpha.real());
-          else
-            mix_pair(xs + 2 * f * G * Cin, xs + 2 * partner * G * Cin, wf, ys + 2 * f * G * Cout,
-                     ys + 2 * partner * G * Cout, used, Cin, Cout, alpha.real());
-        }
-        continue;
-      }
-      // Each stored bin f serves f and, paired, N/2 - f with its weights conjugated.
-#pragma omp parallel for schedule(dynamic) if (cpu_blas_uses_openmp())
-      for (int64_t k = 0; k < 2 * bins; ++k) {
-        const int64_t i = k / 2, f = f0 + i, bin = k % 2 ? N / 2 - f : f;
-        if (k % 2 && (!paired || bin == f)) continue;
-        cblas_cgemm(CblasRowMajor, CblasNoTrans, k % 2 ? CblasConjNoTrans : CblasNoTrans,
-                    static_cast<int>(used), static_cast<int>(Cout), static_cast<int>(Cin), &alpha,
-                    ws.x_spec.get() + bin * G * Cin, static_cast<int>(Cin), spectra + i * pairs,
-                    static_cast<int>(Cout), &beta, ws.y_spec.get() + bin * G * Cout,
-                    static_cast<int>(Cout));
-      }
-    }
+    if (g.streamed)
+      mix_streamed(w, shape, g, used, Cin, Cout, K, paired, ws);
+    else
+      mix_in_chunks(w, kept, shape, g, used, Cin, Cout, K, paired, ws);
     if (shape.segments_y) {  // each thread its own segments; unused ones are not transformed
       fftwf_complex* spec = ws.y_spec.get();
       float* out = ws.out.get();
